@@ -1,0 +1,44 @@
+"""What CLI commands need, built in one place: settings, the store, consoles, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+from fleet.settings import Settings, get_settings
+from fleet.store.db import Store
+
+# Data (tables, JSON) goes to stdout; messages and progress go to stderr.
+# Piped output is not squeezed to 80 columns: cut-off names and addresses are useless to grep.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False)
+
+_overrides: dict[str, Any] = {}
+
+
+def set_overrides(**values: Any) -> None:
+    _overrides.update({k: v for k, v in values.items() if v is not None})
+
+
+def settings() -> Settings:
+    base = get_settings()
+    return base.model_copy(update=_overrides) if _overrides else base
+
+
+@contextmanager
+def store() -> Iterator[Store]:
+    opened = Store.open(settings())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()

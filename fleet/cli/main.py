@@ -1,0 +1,62 @@
+"""Entry point of the ``fleet`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from fleet import __version__
+from fleet.cli import db as db_cli
+from fleet.cli import demo as demo_cli
+from fleet.cli import inventory as inventory_cli
+from fleet.cli.deps import err, set_overrides
+from fleet.errors import FleetError
+
+app = typer.Typer(
+    name="fleet",
+    help="Conference endpoint fleet manager: inventory, health sweeps, provisioning, readiness.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(db_cli.app, name="db")
+app.command("demo")(demo_cli.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        envvar="FLEET_DATABASE_URL",
+        help="Database URL (default: sqlite:///fleet.db).",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what fleet does to stderr."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    set_overrides(database_url=database_url)
+
+
+def main() -> None:
+    try:
+        app()
+    except FleetError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

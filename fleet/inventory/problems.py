@@ -1,0 +1,65 @@
+"""Validation problems: each names the file, line, field and value, and says what is wrong."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.errors import FleetError
+
+_VALUE_LIMIT = 60
+REDACTED = "<redacted>"
+
+
+def show_value(value: str) -> str:
+    """Quote a value for a message, with control characters made visible and long values cut."""
+    shown = value if len(value) <= _VALUE_LIMIT else value[:_VALUE_LIMIT] + "…"
+    out = []
+    for ch in shown:
+        if ch in "\r\n\t":
+            out.append({"\r": "\\r", "\n": "\\n", "\t": "\\t"}[ch])
+        elif unicodedata.category(ch).startswith("C") or ch in "\u2028\u2029":
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: Path
+    line: int | None
+    field: str | None
+    value: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        what = ""
+        if self.field is not None:
+            what = f" {self.field}"
+            if self.value is not None:
+                what += f"={self.value if self.value == REDACTED else show_value(self.value)}"
+            what += ":"
+        return f"{where}:{what} {self.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": str(self.path),
+            "line": self.line,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+        }
+
+
+class InventoryInvalid(FleetError):
+    """Raised with every problem found; nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        files = len({p.path for p in problems})
+        super().__init__(f"{len(problems)} problem(s) in {files} file(s); nothing was changed")

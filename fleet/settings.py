@@ -1,0 +1,63 @@
+"""One settings object for the whole of fleet.
+
+Sources, strongest first: arguments given in code, ``FLEET_*`` environment variables, then
+``fleet.toml`` (in the working directory, or the file named by ``FLEET_CONFIG``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from fleet.errors import ConfigError
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("FLEET_CONFIG", "fleet.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEET_", extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite:///fleet.db",
+        description="SQLAlchemy URL; SQLite file in the working directory by default, "
+        "postgresql+psycopg://… in production.",
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Bring the database schema up to date when a command opens it."
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="The NOC's local time zone.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid settings ({_config_file()} or FLEET_* variables): {problems}") from None
+    except ValueError as exc:  # malformed TOML
+        raise ConfigError(f"cannot read {_config_file()}: {exc}") from None

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, migrations, engine and repositories."""

@@ -1,0 +1,121 @@
+"""Database tables (SQLModel). Every schema change goes through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from fleet.domain.enums import (
+    Carrier,
+    DivisionType,
+    GroupMemberKind,
+    Role,
+    SnmpAuthProtocol,
+    SnmpPrivProtocol,
+    SnmpVersion,
+)
+from fleet.store.types import StrEnumType, UTCDateTime, utcnow
+
+
+class Province(SQLModel, table=True):
+    __tablename__ = "province"
+
+    code: str = Field(primary_key=True, max_length=2)
+    name: str = Field(max_length=100)
+    codename: str = Field(max_length=100, unique=True)
+    division_type: DivisionType = Field(sa_type=StrEnumType(DivisionType))
+
+
+class AdminUnit(SQLModel, table=True):
+    """A commune, ward or special zone: the official unit a site serves."""
+
+    __tablename__ = "admin_unit"
+
+    code: str = Field(primary_key=True, max_length=5)
+    name: str = Field(max_length=100)
+    division_type: DivisionType = Field(sa_type=StrEnumType(DivisionType))
+    province_code: str = Field(foreign_key="province.code", index=True, max_length=2)
+
+
+class CredentialProfile(SQLModel, table=True):
+    """Who fleet logs in as. Secret fields hold references (env:NAME, file:PATH), never values."""
+
+    __tablename__ = "credential_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    snmp_version: SnmpVersion = Field(sa_type=StrEnumType(SnmpVersion))
+    snmp_community_ref: str | None = Field(default=None, max_length=255)
+    snmp_user: str | None = Field(default=None, max_length=64)
+    snmp_auth_protocol: SnmpAuthProtocol | None = Field(default=None, sa_type=StrEnumType(SnmpAuthProtocol))
+    snmp_auth_key_ref: str | None = Field(default=None, max_length=255)
+    snmp_priv_protocol: SnmpPrivProtocol | None = Field(default=None, sa_type=StrEnumType(SnmpPrivProtocol))
+    snmp_priv_key_ref: str | None = Field(default=None, max_length=255)
+    ssh_user: str | None = Field(default=None, max_length=64)
+    ssh_password_ref: str | None = Field(default=None, max_length=255)
+    ssh_key_ref: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Site(SQLModel, table=True):
+    __tablename__ = "site"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    admin_code: str = Field(foreign_key="admin_unit.code", index=True, max_length=5)
+    province_code: str = Field(foreign_key="province.code", index=True, max_length=2)
+    name: str = Field(max_length=200)
+    carrier: Carrier = Field(sa_type=StrEnumType(Carrier), index=True)
+    contact_name: str = Field(default="", max_length=200)
+    contact_phone: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=400)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Device(SQLModel, table=True):
+    __tablename__ = "device"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    site_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("site.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    role: Role = Field(sa_type=StrEnumType(Role), index=True)
+    vendor: str = Field(max_length=64)
+    model: str = Field(max_length=64)
+    driver: str = Field(max_length=64)
+    mgmt_address: str = Field(unique=True, max_length=45)
+    snmp_port: int
+    ssh_port: int | None = Field(default=None)
+    credential_profile_id: int = Field(foreign_key="credential_profile.id", index=True)
+    expected_firmware: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SiteGroup(SQLModel, table=True):
+    """A named set of sites, e.g. a rollout wave; membership by province and/or by site."""
+
+    __tablename__ = "site_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    description: str = Field(default="", max_length=400)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SiteGroupMember(SQLModel, table=True):
+    __tablename__ = "site_group_member"
+    __table_args__ = (UniqueConstraint("group_id", "kind", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("site_group.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    kind: GroupMemberKind = Field(sa_type=StrEnumType(GroupMemberKind, length=16))
+    value: str = Field(sa_column=Column(String(32), nullable=False))

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from fleet.store.db import Store, create_db_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "inventory"
+POSTGRES_URL = os.environ.get("FLEET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_REQUIRED = os.environ.get("FLEET_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except OperationalError as exc:
+        return f"PostgreSQL is not reachable at {make_url(POSTGRES_URL).render_as_string()}: {exc.orig}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    problem = _postgres_problem()
+    if problem:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"{problem} (FLEET_REQUIRE_POSTGRES=1: PostgreSQL tests are required here)")
+        pytest.skip(f"{problem}; set FLEET_TEST_POSTGRES_URL to run these tests (CI requires them)")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"fleet_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'fleet.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Every store test runs against both backends."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    engine = create_db_engine(db_url)
+    upgrade(engine)
+    opened = Store(engine)
+    yield opened
+    opened.close()
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def fleet_cli(tmp_path: Path) -> Iterator[object]:
+    """Run the real ``fleet`` command in a subprocess against a database of this test."""
+
+    def run(*args: str, db: str | None = None, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+        full_env["FLEET_DATABASE_URL"] = db or f"sqlite:///{tmp_path / 'cli.db'}"
+        full_env["FLEET_CONFIG"] = str(tmp_path / "absent.toml")
+        full_env["PYTHONIOENCODING"] = "utf-8"
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env=full_env,
+            cwd=cwd,
+            timeout=120,
+            check=False,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    yield run
