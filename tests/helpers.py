@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SITE_HEADER = "code,admin_code,province_code,name,carrier,contact_name,contact_phone,address"
-DEVICE_HEADER = (
-    "name,site_code,role,vendor,model,driver,mgmt_address,snmp_port,ssh_port,credential_profile,expected_firmware"
-)
+from fleet.inventory.schema import Kind, column_names
+
+SITE_HEADER = ",".join(column_names(Kind.SITES))
+DEVICE_HEADER = ",".join(column_names(Kind.DEVICES))
 CREDENTIALS_YAML = """\
 credentials:
 - name: lab-v3

@@ -61,6 +61,15 @@ def test_a_10600_site_inventory_is_valid_and_unique() -> None:
 
 def test_the_southern_wave_is_the_eight_southern_provinces() -> None:
     names = {reference().provinces[c].codename for c in SOUTH_WAVE_PROVINCES}
-    assert names == {"ho_chi_minh", "dong_nai", "tay_ninh", "dong_thap", "vinh_long", "an_giang", "can_tho", "ca_mau"}
+    assert names == {
+        "ho_chi_minh",
+        "dong_nai",
+        "tay_ninh",
+        "dong_thap",
+        "vinh_long",
+        "an_giang",
+        "can_tho",
+        "ca_mau",
+    }
     assert generate().groups[0].provinces == SOUTH_WAVE_PROVINCES
     assert Kind.GROUPS in SHIPPED_LAYOUT

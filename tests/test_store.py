@@ -6,15 +6,17 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from fleet.inventory.validate import validate_paths
 from fleet.store import inventory as repo
-from fleet.store.db import Store
+from fleet.store.db import Store, create_db_engine
 from fleet.store.models import CredentialProfile, Device, Site
 from tests.conftest import SHIPPED
-from tests.helpers import SITES, write_inventory
+from tests.helpers import DEVICES, SITES, write_inventory
 
 
 def import_paths(store: Store, *paths: Path) -> repo.ImportReport:
@@ -61,8 +63,6 @@ def test_changed_records_are_updated_in_place(store: Store, tmp_path: Path) -> N
 
 def test_two_devices_can_swap_addresses_in_one_import(store: Store, tmp_path: Path) -> None:
     import_paths(store, write_inventory(tmp_path / "a"))
-    from tests.helpers import DEVICES
-
     swapped = [
         DEVICES[0].replace("127.1.0.1", "127.1.0.2"),
         *DEVICES[1:3],
@@ -134,8 +134,6 @@ def test_queries_filter_by_province_carrier_role_and_group(store: Store) -> None
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
-    from fleet.store.db import create_db_engine
-
     engine = create_db_engine(sqlite_url, busy_timeout_ms=7000)
     with engine.connect() as conn:
         assert conn.execute(text("pragma journal_mode")).scalar_one() == "wal"
@@ -145,10 +143,6 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
 
 
 def test_migrations_reach_the_same_schema_as_the_models(store: Store) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-    from sqlmodel import SQLModel
-
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []

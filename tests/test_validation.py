@@ -83,7 +83,9 @@ def test_bad_device_values(tmp_path: Path, column: str, bad: str, reason: str) -
 
 def test_duplicated_management_address_names_both_devices(tmp_path: Path) -> None:
     devices = [*DEVICES[:3], DEVICES[3].replace("127.1.0.2", "127.1.0.1")]
-    problems = [p for p in problems_for(write_inventory(tmp_path, devices=devices)) if p.field == "mgmt_address"]
+    problems = [
+        p for p in problems_for(write_inventory(tmp_path, devices=devices)) if p.field == "mgmt_address"
+    ]
     assert sorted(p.line for p in problems) == [2, 5]
     assert "also used by vn32248-rtr" in next(p for p in problems if p.line == 2).reason
 

@@ -16,7 +16,7 @@ from fleet.store.db import Store
 # Data (tables, JSON) goes to stdout; messages and progress go to stderr.
 # Piped output is not squeezed to 80 columns: cut-off names and addresses are useless to grep.
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a message line
 
 _overrides: dict[str, Any] = {}
 

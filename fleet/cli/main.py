@@ -10,6 +10,7 @@ import typer
 from fleet import __version__
 from fleet.cli import db as db_cli
 from fleet.cli import demo as demo_cli
+from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
 from fleet.cli.deps import err, set_overrides
 from fleet.errors import FleetError
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(db_cli.app, name="db")
 app.command("demo")(demo_cli.demo)
+app.command("drivers")(drivers_cli.drivers)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,38 @@
+"""The README's format documentation stays true: same columns as the schema, examples that validate."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fleet.inventory.schema import Kind, column_names
+from fleet.inventory.validate import Known, validate_paths
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_column_is_documented_in_order() -> None:
+    for kind in Kind:
+        section = README.split(f"#### {kind.value}\n", 1)[1].split("\n#### ", 1)[0]
+        documented = re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE)
+        assert documented == column_names(kind), kind
+
+
+def test_the_examples_validate(tmp_path: Path) -> None:
+    example = README.split("#### Example", 1)[1]
+    blocks = re.findall(r"`([a-z.]+)`:\n\n```(?:csv|yaml)\n(.*?)```", example, flags=re.DOTALL)
+    assert [name for name, _ in blocks] == ["sites.csv", "devices.csv", "inventory.yaml"]
+    for name, body in blocks:
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    result = validate_paths([tmp_path], Known(site_codes=frozenset({"00004"})))
+    assert result.problems == []
+    assert result.inventory.counts() == {"sites": 1, "devices": 3, "credentials": 2, "groups": 1}
+
+
+def test_the_two_setup_commands_are_there() -> None:
+    commands = re.findall(r"```sh\n(python3 -m venv .*)\n```", README)
+    assert commands == [
+        "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/fleet demo",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
+    ]

@@ -1,0 +1,70 @@
+"""Settings sources, secret references and the driver registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet.domain.enums import Role
+from fleet.domain.secrets import SecretRef
+from fleet.drivers import REGISTRY, Driver, DriverRegistry
+from fleet.errors import ConfigError, SecretError
+from fleet.settings import Settings, get_settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("FLEET_DATABASE_URL", "FLEET_AUTO_MIGRATE", "FLEET_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLEET_CONFIG", str(tmp_path / "fleet.toml"))
+    get_settings.cache_clear()
+
+
+def test_defaults_then_toml_then_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings().database_url == "sqlite:///fleet.db"
+    (tmp_path / "fleet.toml").write_text('database_url = "sqlite:///from-toml.db"\n', encoding="utf-8")
+    assert Settings().database_url == "sqlite:///from-toml.db"
+    monkeypatch.setenv("FLEET_DATABASE_URL", "postgresql://db/fleet")
+    assert Settings().database_url == "postgresql://db/fleet"
+
+
+def test_invalid_settings_are_a_clear_config_error(tmp_path: Path) -> None:
+    (tmp_path / "fleet.toml").write_text("sqlite_busy_timeout_ms = -5\ncolour = 'blue'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    assert "sqlite_busy_timeout_ms" in str(info.value)
+    assert "colour" in str(info.value)
+
+
+def test_secret_references_resolve_from_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LAB_SECRET", "s3cret")
+    assert SecretRef.parse("env:LAB_SECRET").resolve() == "s3cret"
+    path = tmp_path / "secret"
+    path.write_text("from-file\nignored\n", encoding="utf-8")
+    assert SecretRef.parse(f"file:{path}").resolve() == "from-file"
+
+
+def test_secret_errors_name_the_reference_not_the_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LAB_MISSING", raising=False)
+    with pytest.raises(SecretError, match="env:LAB_MISSING is not set"):
+        SecretRef.parse("env:LAB_MISSING").resolve()
+    with pytest.raises(SecretError, match="cannot be read"):
+        SecretRef.parse(f"file:{tmp_path / 'absent'}").resolve()
+    with pytest.raises(ValueError, match="reference") as info:
+        SecretRef.parse("hunter2")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ValueError, match="not a valid environment variable name"):
+        SecretRef.parse("env:1BAD")
+
+
+def test_registry_refuses_a_duplicate_driver_name() -> None:
+    registry = DriverRegistry()
+    driver = Driver("x", Role.ROUTER, "V", ("M",), None, "test")
+    registry.register(driver)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(driver)
+    assert REGISTRY.names() == ["axis_ptz", "cisco_ce", "cisco_ios", "huawei_vrp"]
+    assert REGISTRY.get("cisco_ce").netmiko_device_type == "cisco_tp"
