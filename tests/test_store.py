@@ -146,3 +146,17 @@ def test_migrations_reach_the_same_schema_as_the_models(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_a_devices_file_may_refer_to_sites_and_profiles_already_in_the_database(
+    store: Store, tmp_path: Path
+) -> None:
+    import_paths(store, write_inventory(tmp_path / "a"))
+    only_devices = tmp_path / "b"
+    only_devices.mkdir()
+    header = (tmp_path / "a" / "devices.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = DEVICES[0].replace("vn00004-rtr", "vn00004-rtr2").replace("127.1.0.1", "127.1.0.9")
+    (only_devices / "devices.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    report = import_paths(store, only_devices)
+    assert report.counts["devices"].created == 1
+    assert report.counts["sites"].total == 0

@@ -50,4 +50,4 @@ def demo(
         f"inventory: {totals['sites']:,} sites in {totals['provinces']} provinces ({carriers}); "
         f"{totals['devices']:,} devices ({roles}); {elapsed:.1f} s"
     )
-    deps.out.print("next: fleet inventory list --province ho_chi_minh   |   fleet inventory show 26734")
+    deps.out.print("next: fleet inventory list --province ho_chi_minh   |   fleet inventory show 32248")
