@@ -1,0 +1,159 @@
+"""BER encoding and decoding for the subset of ASN.1 that SNMP uses.
+
+Hand-written because the simulator answers tens of thousands of requests a second: a general
+ASN.1 library costs ten times more per message. Decoding functions take the buffer and a position
+and return the value and the next position; they raise ``BerError`` on malformed input.
+"""
+
+from __future__ import annotations
+
+# Universal and SNMP application tags.
+INTEGER = 0x02
+OCTET_STRING = 0x04
+NULL = 0x05
+OID = 0x06
+SEQUENCE = 0x30
+IP_ADDRESS = 0x40
+COUNTER32 = 0x41
+GAUGE32 = 0x42
+TIMETICKS = 0x43
+OPAQUE = 0x44
+COUNTER64 = 0x46
+NO_SUCH_OBJECT = 0x80
+NO_SUCH_INSTANCE = 0x81
+END_OF_MIB_VIEW = 0x82
+
+# PDU tags.
+GET = 0xA0
+GET_NEXT = 0xA1
+RESPONSE = 0xA2
+SET = 0xA3
+GET_BULK = 0xA5
+INFORM = 0xA6
+TRAP_V2 = 0xA7
+REPORT = 0xA8
+
+NULL_BER = b"\x05\x00"
+
+
+class BerError(ValueError):
+    """The bytes are not valid BER for what was expected."""
+
+
+def encode_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x100:
+        return bytes((0x81, n))
+    if n < 0x10000:
+        return bytes((0x82, n >> 8, n & 0xFF))
+    return b"\x83" + n.to_bytes(3, "big")
+
+
+def tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes((tag, n)) + body
+    return bytes((tag,)) + encode_length(n) + body
+
+
+def encode_int(tag: int, value: int) -> bytes:
+    """Two's complement, minimal length (INTEGER), or unsigned for application types."""
+    if tag == INTEGER:
+        length = (value + (value < 0)).bit_length() // 8 + 1
+        return tlv(tag, value.to_bytes(length, "big", signed=True))
+    if value < 0:
+        raise ValueError(f"unsigned type 0x{tag:02x} cannot hold {value}")
+    length = value.bit_length() // 8 + 1  # a leading zero keeps the top bit clear
+    return tlv(tag, value.to_bytes(length, "big"))
+
+
+def encode_oid(oid: tuple[int, ...]) -> bytes:
+    if len(oid) < 2:
+        raise ValueError("an OID has at least two arcs")
+    body = bytearray((oid[0] * 40 + oid[1],))
+    for arc in oid[2:]:
+        if arc < 0x80:
+            body.append(arc)
+            continue
+        chunk = []
+        rest = arc
+        while rest:
+            chunk.append(rest & 0x7F)
+            rest >>= 7
+        chunk.reverse()
+        for i in range(len(chunk) - 1):
+            chunk[i] |= 0x80
+        body.extend(chunk)
+    return tlv(OID, bytes(body))
+
+
+def parse_oid(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.strip(".").split("."))
+
+
+def read_header(data: bytes, pos: int) -> tuple[int, int, int]:
+    """Return (tag, start of contents, end of contents)."""
+    try:
+        tag = data[pos]
+        length = data[pos + 1]
+    except IndexError:
+        raise BerError("truncated header") from None
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4:
+            raise BerError("unsupported length form")
+        if pos + count > len(data):
+            raise BerError("truncated length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    end = pos + length
+    if end > len(data):
+        raise BerError("length runs past the end of the message")
+    return tag, pos, end
+
+
+def expect(data: bytes, pos: int, tag: int) -> tuple[int, int]:
+    got, start, end = read_header(data, pos)
+    if got != tag:
+        raise BerError(f"expected tag 0x{tag:02x}, found 0x{got:02x}")
+    return start, end
+
+
+def read_int(data: bytes, pos: int) -> tuple[int, int]:
+    start, end = expect(data, pos, INTEGER)
+    if start == end:
+        raise BerError("empty INTEGER")
+    return int.from_bytes(data[start:end], "big", signed=True), end
+
+
+def read_octets(data: bytes, pos: int) -> tuple[bytes, int]:
+    start, end = expect(data, pos, OCTET_STRING)
+    return data[start:end], end
+
+
+def decode_oid_body(body: bytes) -> tuple[int, ...]:
+    if not body:
+        raise BerError("empty OID")
+    first = body[0]
+    arcs = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    value = 0
+    for byte in body[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if body[-1] & 0x80:
+        raise BerError("OID ends inside an arc")
+    return tuple(arcs)
+
+
+def read_oid(data: bytes, pos: int) -> tuple[tuple[int, ...], int]:
+    start, end = expect(data, pos, OID)
+    return decode_oid_body(data[start:end]), end
+
+
+def skip(data: bytes, pos: int) -> int:
+    """Position after the TLV at ``pos``."""
+    return read_header(data, pos)[2]
