@@ -12,6 +12,7 @@ from fleet.cli import db as db_cli
 from fleet.cli import demo as demo_cli
 from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
+from fleet.cli import sim as sim_cli
 from fleet.cli.deps import err, set_overrides
 from fleet.errors import FleetError
 
@@ -26,6 +27,7 @@ app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(db_cli.app, name="db")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
+app.command("sim")(sim_cli.sim)
 
 
 def _version(value: bool) -> None:

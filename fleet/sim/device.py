@@ -14,6 +14,7 @@ from enum import StrEnum
 from fleet.domain.enums import Carrier, Role
 from fleet.inventory.schema import DeviceRecord, SiteRecord
 from fleet.sim.faults import Fault, FaultKind
+from fleet.sim.models.config import ConfigTree
 from fleet.sim.snmp.usm import LocalKeys
 
 # Where the national conference bridge and the NOC's services sit, as configured on devices.
@@ -68,6 +69,9 @@ class DeviceState:
     drift_undo: list[tuple[str, str]] = field(default_factory=list)  # (drifted, original)
     snmp_keys: dict[bytes, LocalKeys] = field(default_factory=dict)
     ssh_sessions: int = 0
+    ssh_user: str = ""
+    tree: ConfigTree | None = None  # routers: running configuration, built on first use
+    saved: list[str] = field(default_factory=list)  # configuration as last saved
 
     @property
     def name(self) -> str:

@@ -168,9 +168,7 @@ class Agent:
 
     # --- v3 ----------------------------------------------------------------------------------
 
-    def _v3(  # noqa: PLR0911 - one return per RFC 3414 outcome
-        self, data: bytes, pos: int, ident: Identity, dev: Any, now: float
-    ) -> bytes | None:
+    def _v3(self, data: bytes, pos: int, ident: Identity, dev: Any, now: float) -> bytes | None:
         msg = message.parse_v3(data, pos)
         if msg.security_model != message.USM or (msg.flags & FLAG_PRIV and not msg.flags & FLAG_AUTH):
             self.stats.dropped += 1

@@ -1,0 +1,1 @@
+"""Simulated device models: per driver, the SNMP view and the CLI."""

@@ -1,0 +1,566 @@
+"""Cisco IOS XE branch router (ISR 4000 / 1000): SNMP view and CLI as netmiko's cisco_ios sees it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fleet.sim.cli_base import Reply, caret_error
+from fleet.sim.device import BRIDGE_ADDRESS, NTP_SERVERS, DeviceState, IfRole, Interface
+from fleet.sim.faults import FaultKind
+from fleet.sim.models.commands import Command, MatchError, match
+from fleet.sim.models.common import dotted_mac, interfaces, system_group, uptime_text
+from fleet.sim.models.config import ConfigTree, Section
+from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
+
+OUTDATED = "16.9.4"
+SYS_OBJECT_ID = {
+    "ISR4321": "1.3.6.1.4.1.9.1.2067",
+    "ISR4331": "1.3.6.1.4.1.9.1.1861",
+    "ISR1111-8P": "1.3.6.1.4.1.9.1.2593",
+}
+SLA_OPERATION = 10
+
+SINGLE_VALUED = (
+    "hostname", "description", "ip address", "ip domain name", "snmp-server location", "snmp-server contact",
+    "clock timezone", "bandwidth", "mtu", "frequency", "tag", "tos", "threshold", "timeout", "udp-jitter",
+    "icmp-jitter", "icmp-echo", "exec-timeout", "transport input", "load-interval", "service-policy output",
+)  # fmt: skip
+
+
+def version_string(firmware: str) -> str:
+    """'17.9.5' -> '17.09.05' as IOS XE prints it on its first line."""
+    parts = firmware.split(".")
+    return (
+        ".".join([parts[0], *(p.zfill(2) for p in parts[1:])])
+        if all(p.isdigit() for p in parts)
+        else firmware
+    )
+
+
+def sys_descr(d: DeviceState) -> str:
+    version = d.firmware(OUTDATED)
+    return (
+        f"Cisco IOS Software [Cupertino], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), Version {version}, "
+        "RELEASE SOFTWARE (fc1)\r\nTechnical Support: http://www.cisco.com/techsupport\r\n"
+        "Copyright (c) 1986-2024 by Cisco Systems, Inc.\r\nCompiled Wed 27-Mar-24 22:31 by mcpre"
+    )
+
+
+# --- SNMP ------------------------------------------------------------------------------------
+
+CPU_TOTAL = "1.3.6.1.4.1.9.9.109.1.1.1.1"
+CPU_INDEX = (7,)
+RTT_ADMIN = "1.3.6.1.4.1.9.9.42.1.2.1.1"
+RTT_ECHO_ADMIN = "1.3.6.1.4.1.9.9.42.1.2.2.1"
+RTT_LATEST = "1.3.6.1.4.1.9.9.42.1.2.10.1"
+JITTER_LATEST = "1.3.6.1.4.1.9.9.42.1.5.2.1"
+SENSE_OK, SENSE_TIMEOUT = 1, 4
+
+
+def _sla_int(pick: Callable[[DeviceState], float]) -> Callable[[DeviceState, float], bytes]:
+    return lambda d, _n: gauge(max(0, round(pick(d))))
+
+
+def _loss_packets(d: DeviceState) -> float:
+    _rtt, loss, _jitter, up = d.sla()
+    return 100 * 0.5 if not up else loss / 100 * 100 / 2  # 100 probes per run, loss split by direction
+
+
+def view(template: list[Interface]) -> MibView:
+    op = (SLA_OPERATION,)
+    probes = 100
+    objects: list[MibObject] = [
+        *system_group(sys_descr, lambda d: SYS_OBJECT_ID.get(d.record.model, "1.3.6.1.4.1.9.1.2068"), 78),
+        *interfaces(template),
+        column(f"{CPU_TOTAL}.2", CPU_INDEX, const(integer(2))),  # cpmCPUTotalPhysicalIndex
+        column(f"{CPU_TOTAL}.6", CPU_INDEX, lambda d, now: gauge(d.cpu(now))),
+        column(f"{CPU_TOTAL}.7", CPU_INDEX, lambda d, now: gauge(d.cpu(now))),
+        column(f"{CPU_TOTAL}.8", CPU_INDEX, lambda d, now: gauge(d.cpu(now))),
+        column(f"{RTT_ADMIN}.3", op, const(octets("bridge"))),  # rttMonCtrlAdminTag
+        column(f"{RTT_ADMIN}.4", op, const(integer(9))),  # rttMonCtrlAdminRttType: jitter(9)
+        column(f"{RTT_ECHO_ADMIN}.2", op, const(octets(bytes(int(p) for p in BRIDGE_ADDRESS.split("."))))),
+        column(f"{RTT_LATEST}.1", op, _sla_int(lambda d: d.sla()[0] if d.sla()[3] else 0)),
+        column(f"{RTT_LATEST}.2", op, lambda d, _n: integer(SENSE_OK if d.sla()[3] else SENSE_TIMEOUT)),
+        column(
+            f"{JITTER_LATEST}.1", op, _sla_int(lambda d: probes * (1 - d.sla()[1] / 100) if d.sla()[3] else 0)
+        ),
+        column(f"{JITTER_LATEST}.2", op, _sla_int(lambda d: d.sla()[0] * probes * (1 - d.sla()[1] / 100))),
+        column(f"{JITTER_LATEST}.4", op, _sla_int(lambda d: d.sla()[0] * 0.9)),
+        column(f"{JITTER_LATEST}.5", op, _sla_int(lambda d: d.sla()[0] * 1.6)),
+        column(f"{JITTER_LATEST}.26", op, _sla_int(_loss_packets)),
+        column(f"{JITTER_LATEST}.27", op, _sla_int(_loss_packets)),
+        column(f"{JITTER_LATEST}.29", op, const(gauge(0))),
+        column(f"{JITTER_LATEST}.46", op, _sla_int(lambda d: d.sla()[2])),
+        column(f"{JITTER_LATEST}.47", op, _sla_int(lambda d: d.sla()[2])),
+        column(f"{JITTER_LATEST}.48", op, _sla_int(lambda d: d.sla()[2])),
+    ]
+    return MibView(objects)
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def initial_config(d: DeviceState) -> ConfigTree:
+    wan, lan = d.interfaces[0], d.interfaces[1]
+    lines = [
+        "version 17.9",
+        "service timestamps debug datetime msec",
+        "service timestamps log datetime msec",
+        "service password-encryption",
+        f"hostname {d.name}",
+        "clock timezone ICT 7 0",
+        "ip domain name hoinghi.gov.vn",
+        f"interface {wan.name}",
+        f" description {wan.alias}",
+        f" ip address {wan.address} 255.255.255.252",
+        " negotiation auto",
+        " service-policy output QOS-VIDEO",
+        f"interface {lan.name}",
+        f" description {lan.alias}",
+        f" ip address {lan.address} 255.255.255.0",
+        " negotiation auto",
+        f"interface {d.interfaces[2].name}",
+        " no ip address",
+        " shutdown",
+        f"interface {d.interfaces[3].name}",
+        f" description {d.interfaces[3].alias}",
+        f" ip address {d.record.mgmt_address} 255.255.255.255",
+        f"ip sla {SLA_OPERATION}",
+        f" udp-jitter {BRIDGE_ADDRESS} 16384 codec g711alaw",
+        " tag bridge",
+        " frequency 60",
+        f"ip sla schedule {SLA_OPERATION} life forever start-time now",
+        f"snmp-server location {d.site.name}, {d.province_name}",
+        f"snmp-server contact NOC {d.site.carrier.value}",
+        *(f"ntp server {s}" for s in NTP_SERVERS),
+        "line vty 0 4",
+        " exec-timeout 10 0",
+        " login local",
+        " transport input ssh",
+    ]
+    return ConfigTree.parse("\n".join(lines), SINGLE_VALUED, "no", "!")
+
+
+def tree_of(d: DeviceState) -> ConfigTree:
+    if d.tree is None:
+        d.tree = initial_config(d)
+        d.saved = render_config(d.tree)
+    return d.tree
+
+
+def render_config(tree: ConfigTree) -> list[str]:
+    return tree.render("!")
+
+
+def hostname(d: DeviceState) -> str:
+    for section in tree_of(d).sections:
+        if section.header.startswith("hostname "):
+            return section.header.split(" ", 1)[1]
+    return "Router"
+
+
+def drift(d: DeviceState) -> None:
+    tree = tree_of(d)
+    section = tree.find(f"ntp server {NTP_SERVERS[0]}")
+    if section is not None:
+        section.header = "ntp server 10.99.0.1"
+        d.drift_undo.append(("ntp server 10.99.0.1", f"ntp server {NTP_SERVERS[0]}"))
+
+
+def undrift(d: DeviceState) -> None:
+    tree = tree_of(d)
+    for drifted, original in d.drift_undo:
+        section = tree.find(drifted)
+        if section is not None:
+            section.header = original
+    d.drift_undo.clear()
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+SHORT = {"gi": "GigabitEthernet", "lo": "Loopback", "tu": "Tunnel", "te": "TenGigabitEthernet"}
+GLOBAL_WORDS = (
+    "aaa", "access-list", "archive", "banner", "boot", "cdp", "class-map", "clock", "control-plane", "crypto",
+    "default", "do", "enable", "end", "exit", "hostname", "interface", "ip", "ipv6", "license", "line",
+    "logging", "no", "ntp", "platform", "policy-map", "router", "service", "snmp-server", "spanning-tree",
+    "track", "username", "vrf",
+)  # fmt: skip
+SUB_MODES = {
+    "interface": ("config-if", ("bandwidth", "default", "description", "do", "duplex", "end", "exit", "ip",
+                                "ipv6", "load-interval", "media-type", "mtu", "negotiation", "no",
+                                "service-policy", "shutdown", "speed")),
+    "ip sla": ("config-ip-sla", ("do", "end", "exit", "frequency", "icmp-echo", "icmp-jitter", "no",
+                                 "request-data-size", "tag", "threshold", "timeout", "tos", "udp-jitter")),
+    "line": ("config-line", ("do", "end", "exec-timeout", "exit", "logging", "login", "no", "password",
+                             "privilege", "session-timeout", "transport")),
+}  # fmt: skip
+
+
+def normalise_interface(name: str) -> str:
+    lower = name.lower()
+    for short, full in SHORT.items():
+        if lower.startswith(full.lower()):
+            return full + name[len(full) :]
+        if lower.startswith(short) and (len(name) == len(short) or not name[len(short)].isalpha()):
+            return full + name[len(short) :]
+    return name
+
+
+class IosCli:
+    def __init__(self, state: DeviceState, clock: Callable[[], float] = time.monotonic) -> None:
+        self.d = state
+        self.clock = clock
+        self.mode = "exec"  # exec, config, or a sub-mode name
+        self.section: Section | None = None
+        self.pushed = 0  # configuration lines applied in this session
+        self.exec_table = [
+            Command(("show", "version"), self.show_version),
+            Command(("show", "ip", "interface", "brief"), self.show_ip_int_brief),
+            Command(("show", "interfaces"), self.show_interfaces, takes_args=True),
+            Command(("show", "running-config"), self.show_running),
+            Command(("show", "startup-config"), self.show_startup),
+            Command(("show", "ip", "sla", "statistics"), self.show_sla_statistics, takes_args=True),
+            Command(("show", "ip", "sla", "summary"), self.show_sla_summary),
+            Command(("show", "clock"), self.show_clock),
+            Command(("show", "ntp", "status"), self.show_ntp_status),
+            Command(("terminal", "length"), lambda _a: "", takes_args=True),
+            Command(("terminal", "width"), lambda _a: "", takes_args=True),
+            Command(("terminal", "no", "monitor"), lambda _a: ""),
+            Command(("configure", "terminal"), self.configure),
+            Command(("write", "memory"), self.write_memory),
+            Command(("copy", "running-config", "startup-config"), self.write_memory),
+            Command(("enable",), lambda _a: ""),
+            Command(("exit",), lambda _a: None),
+            Command(("logout",), lambda _a: None),
+        ]
+
+    def banner(self) -> str:
+        return "\n"
+
+    def prompt(self) -> str:
+        host = hostname(self.d)
+        return f"{host}#" if self.mode == "exec" else f"{host}({self.mode})#"
+
+    def handle(self, line: str) -> Reply:
+        if not line.strip():
+            return Reply()
+        if self.mode == "exec":
+            return self._exec(line)
+        return self._config(line.strip())
+
+    def _error(self, line: str, error: MatchError, position: int) -> Reply:
+        if error is MatchError.AMBIGUOUS:
+            return Reply(f'% Ambiguous command:  "{line.strip()}"')
+        if error is MatchError.INCOMPLETE:
+            return Reply("% Incomplete command.\n")
+        return Reply(caret_error(self.prompt(), line, position, "% Invalid input detected at '^' marker.\n"))
+
+    def _exec(self, line: str) -> Reply:
+        found = match(line, self.exec_table)
+        if found.command is None:
+            return self._error(line, found.error or MatchError.INVALID, found.position)
+        result = found.command.handler(found.args)
+        if result is None:
+            return Reply(close=True)
+        return Reply(str(result))
+
+    # --- configuration mode ------------------------------------------------------------------
+
+    def configure(self, _args: list[str]) -> str:
+        self.mode = "config"
+        self.section = None
+        return "Enter configuration commands, one per line.  End with CNTL/Z."
+
+    def _config(self, line: str) -> Reply:
+        words = line.split()
+        first = words[0].lower()
+        if first == "end":
+            self.mode, self.section = "exec", None
+            return Reply()
+        if first == "exit":
+            if self.mode == "config":
+                self.mode = "exec"
+            else:
+                self.mode, self.section = "config", None
+            return Reply()
+        if first == "do":
+            return self._exec(line[2:].strip())
+        allowed = (
+            GLOBAL_WORDS
+            if self.mode == "config"
+            else next((words_ for key, (mode, words_) in SUB_MODES.items() if mode == self.mode), ())
+        )
+        candidates = [w for w in allowed if w.startswith(first)]
+        if first not in allowed and len(candidates) != 1:
+            if len(candidates) > 1:
+                return Reply(f'% Ambiguous command:  "{line}"')
+            return self._error(line, MatchError.INVALID, 0)
+        keyword = first if first in allowed else candidates[0]
+        fault = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
+        if fault is not None and self.pushed >= int(fault.number("after_lines")):
+            return Reply(reset=True)
+        self.pushed += 1
+        rest = words[1:]
+        tree = tree_of(self.d)
+        if self.mode == "config" and keyword == "interface":
+            if not rest:
+                return self._error(line, MatchError.INCOMPLETE, len(line))
+            self.section = tree.enter(f"interface {normalise_interface(rest[0])}")
+            self.mode = "config-if"
+            return Reply()
+        if (
+            self.mode == "config"
+            and keyword == "ip"
+            and rest[:1] == ["sla"]
+            and len(rest) == 2
+            and rest[1].isdigit()
+        ):
+            self.section = tree.enter(f"ip sla {rest[1]}")
+            self.mode = "config-ip-sla"
+            return Reply()
+        if self.mode == "config" and keyword == "line":
+            self.section = tree.enter("line " + " ".join(rest))
+            self.mode = "config-line"
+            return Reply()
+        if self.mode == "config" and keyword in {"router", "policy-map", "class-map", "control-plane"}:
+            self.section = tree.enter(" ".join([keyword, *rest]))
+            self.mode = {
+                "router": "config-router",
+                "policy-map": "config-pmap",
+                "class-map": "config-cmap",
+            }.get(keyword, "config-cp")
+            return Reply()
+        text = " ".join([keyword, *rest])
+        if self.mode == "config-ip-sla" and keyword in {"udp-jitter", "icmp-jitter"}:
+            self.mode = "config-ip-sla-jitter"
+        tree.apply(text, self.section if self.mode != "config" else None)
+        return Reply()
+
+    def write_memory(self, _args: list[str]) -> str:
+        self.d.saved = render_config(tree_of(self.d))
+        return "Building configuration...\n[OK]"
+
+    # --- show commands -----------------------------------------------------------------------
+
+    def show_version(self, _args: list[str]) -> str:
+        d = self.d
+        fw = d.firmware(OUTDATED)
+        up = uptime_text(self.clock() - d.boot)
+        model = d.record.model
+        return f"""Cisco IOS XE Software, Version {version_string(fw)}
+Cisco IOS Software [Cupertino], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), Version {fw}, RELEASE SOFTWARE (fc1)
+Technical Support: http://www.cisco.com/techsupport
+Copyright (c) 1986-2024 by Cisco Systems, Inc.
+Compiled Wed 27-Mar-24 22:31 by mcpre
+
+
+ROM: 16.12(2r)
+
+{hostname(d)} uptime is {up}
+Uptime for this control processor is {up}
+System returned to ROM by Reload Command
+System image file is "bootflash:isr4300-universalk9.{version_string(fw)}.SPA.bin"
+Last reload reason: Reload Command
+
+
+
+cisco {model}/K9 (1RU) processor with 1795979K/6147K bytes of memory.
+Processor board ID {d.serial}
+Router operating mode: Autonomous
+3 Gigabit Ethernet interfaces
+32768K bytes of non-volatile configuration memory.
+4194304K bytes of physical memory.
+3223551K bytes of flash memory at bootflash:.
+
+Configuration register is 0x2102
+"""
+
+    def _status(self, iface: Interface) -> tuple[str, str]:
+        if not self.d.admin_up(iface):
+            return "administratively down", "down"
+        return ("up", "up") if self.d.oper_up(iface) else ("down", "down")
+
+    def show_ip_int_brief(self, _args: list[str]) -> str:
+        rows = ["Interface              IP-Address      OK? Method Status                Protocol"]
+        for iface in self.d.interfaces:
+            status, proto = self._status(iface)
+            address = iface.address or "unassigned"
+            rows.append(f"{iface.name:<23}{address:<16}YES NVRAM  {status:<22}{proto:<8}")
+        return "\n".join(rows)
+
+    def show_interfaces(self, args: list[str]) -> str:
+        wanted = normalise_interface(args[0]) if args else None
+        blocks = [self._interface_block(i) for i in self.d.interfaces if wanted in (None, i.name)]
+        if not blocks:
+            return self._error(f"show interfaces {args[0]}", MatchError.INVALID, 16).output
+        return "\n".join(blocks)
+
+    def _interface_block(self, iface: Interface) -> str:
+        d, now = self.d, self.clock()
+        status, proto = self._status(iface)
+        head = "administratively down" if status.startswith("admin") else status
+        in_pkts, out_pkts = d.in_packets(iface, now), d.out_packets(iface, now)
+        errors = d.in_errors(iface, now)
+        up = d.oper_up(iface)
+        in_bps = int(iface.in_rate * 8) if up else 0
+        out_bps = int(iface.out_rate * 8) if up else 0
+        loopback = iface.if_type == 24
+        hardware = (
+            "Loopback"
+            if loopback
+            else f"{d.record.model}-3x1GE, address is {dotted_mac(iface.mac)} (bia {dotted_mac(iface.mac)})"
+        )
+        lines = [
+            f"{iface.name} is {head}, line protocol is {proto} ",
+            f"  Hardware is {hardware}",
+        ]
+        if iface.alias:
+            lines.append(f"  Description: {iface.alias}")
+        if iface.address:
+            lines.append(f"  Internet address is {iface.address}/{iface.prefix_len}")
+        bw = 8000000 if loopback else iface.speed_mbps * 1000
+        lines += [
+            f"  MTU {1514 if loopback else 1500} bytes, BW {bw} Kbit/sec, DLY {5000 if loopback else 10} usec, ",
+            "     reliability 255/255, txload 1/255, rxload 1/255",
+            f"  Encapsulation {'LOOPBACK' if loopback else 'ARPA'}, loopback not set",
+            "  Keepalive set (10 sec)" if loopback else "  Keepalive not supported ",
+        ]
+        if not loopback:
+            lines += [
+                "  Full Duplex, 1000Mbps, link type is auto, media type is RJ45",
+                "  output flow-control is off, input flow-control is off",
+                "  ARP type: ARPA, ARP Timeout 04:00:00",
+            ]
+        lines += [
+            "  Last input 00:00:00, output 00:00:00, output hang never",
+            '  Last clearing of "show interface" counters never',
+            "  Input queue: 0/375/0/0 (size/max/drops/flushes); Total output drops: 0",
+            "  Queueing strategy: fifo",
+            "  Output queue: 0/40 (size/max)",
+            f"  5 minute input rate {in_bps} bits/sec, {in_bps // 4800} packets/sec",
+            f"  5 minute output rate {out_bps} bits/sec, {out_bps // 4800} packets/sec",
+            f"     {in_pkts} packets input, {d.in_octets(iface, now)} bytes, 0 no buffer",
+            "     Received 0 broadcasts (0 IP multicasts)",
+            "     0 runts, 0 giants, 0 throttles ",
+            f"     {errors} input errors, {errors} CRC, 0 frame, 0 overrun, 0 ignored",
+            "     0 watchdog, 0 multicast, 0 pause input",
+            f"     {out_pkts} packets output, {d.out_octets(iface, now)} bytes, 0 underruns",
+            "     Output 0 broadcasts (0 IP multicasts)",
+            "     0 output errors, 0 collisions, 0 interface resets",
+            "     0 unknown protocol drops",
+            "     0 babbles, 0 late collision, 0 deferred",
+            "     0 lost carrier, 0 no carrier, 0 pause output",
+            "     0 output buffer failures, 0 output buffers swapped out",
+        ]
+        return "\n".join(lines)
+
+    def show_running(self, _args: list[str]) -> str:
+        body = render_config(tree_of(self.d))
+        text = "\n".join(["!", *body, "!", "end"])
+        return f"Building configuration...\n\nCurrent configuration : {len(text) + 1} bytes\n{text}\n"
+
+    def show_startup(self, _args: list[str]) -> str:
+        tree_of(self.d)
+        text = "\n".join(["!", *self.d.saved, "!", "end"])
+        return f"Using {len(text)} out of 33554432 bytes\n{text}\n"
+
+    def _timestamp(self) -> str:
+        moment = datetime.now(UTC)
+        return (
+            moment.strftime("%H:%M:%S UTC %a %b %d %Y").replace(" 0", "  ", 1)
+            if False
+            else moment.strftime("%H:%M:%S UTC %a %b %d %Y")
+        )
+
+    def show_sla_statistics(self, _args: list[str]) -> str:
+        rtt, loss, jitter, up = self.d.sla()
+        if not up:
+            return f"""IPSLAs Latest Operation Statistics
+
+IPSLA operation id: {SLA_OPERATION}
+Type of operation: udp-jitter
+	Latest RTT: NoConnection/Busy/Timeout
+Latest operation start time: {self._timestamp()}
+Latest operation return code: Timeout
+Number of successes: 0
+Number of failures: 1
+Operation time to live: Forever
+"""
+        lost = round(loss)  # of 100 probes
+        got = 100 - lost
+        r = round(rtt)
+        j = round(jitter)
+        return f"""IPSLAs Latest Operation Statistics
+
+IPSLA operation id: {SLA_OPERATION}
+Type of operation: udp-jitter
+	Latest RTT: {r} milliseconds
+Latest operation start time: {self._timestamp()}
+Latest operation return code: OK
+RTT Values:
+	Number Of RTT: {got}		RTT Min/Avg/Max: {round(rtt * 0.9)}/{r}/{round(rtt * 1.6)} milliseconds
+Latency one-way time:
+	Number of Latency one-way Samples: {got}
+	Source to Destination Latency one way Min/Avg/Max: {round(rtt * 0.45)}/{r // 2}/{round(rtt * 0.8)} milliseconds
+	Destination to Source Latency one way Min/Avg/Max: {round(rtt * 0.45)}/{r - r // 2}/{round(rtt * 0.8)} milliseconds
+Jitter Time:
+	Number of SD Jitter Samples: {max(0, got - 2)}
+	Number of DS Jitter Samples: {max(0, got - 2)}
+	Source to Destination Jitter Min/Avg/Max: 0/{j}/{j * 4 + 2} milliseconds
+	Destination to Source Jitter Min/Avg/Max: 0/{j}/{j * 3 + 2} milliseconds
+Over Threshold:
+	Number Of RTT Over Threshold: 0 (0%)
+Packet Loss Values:
+	Loss Source to Destination: {lost // 2}
+	Source to Destination Loss Periods Number: {1 if lost else 0}
+	Source to Destination Loss Period Length Min/Max: {1 if lost else 0}/{lost // 2}
+	Source to Destination Inter Loss Period Length Min/Max: 0/0
+	Loss Destination to Source: {lost - lost // 2}
+	Destination to Source Loss Periods Number: {1 if lost else 0}
+	Destination to Source Loss Period Length Min/Max: {1 if lost else 0}/{lost - lost // 2}
+	Destination to Source Inter Loss Period Length Min/Max: 0/0
+	Out Of Sequence: 0	Tail Drop: 0
+	Packet Late Arrival: 0	Packet Skipped: 0
+Voice Score Values:
+	Calculated Planning Impairment Factor (ICPIF): {min(40, 1 + lost * 3)}
+	Mean Opinion Score (MOS): {max(1.0, 4.34 - lost * 0.2):.2f}
+Number of successes: 1000
+Number of failures: 0
+Operation time to live: Forever
+"""
+
+    def show_sla_summary(self, _args: list[str]) -> str:
+        rtt, _loss, _jitter, up = self.d.sla()
+        stats = f"RTT={round(rtt)}" if up else "-"
+        code = "OK" if up else "Timeout"
+        return f"""IPSLAs Latest Operation Summary
+Codes: * active, ^ inactive, ~ pending
+All Stats are in milliseconds. Stats with u are in microseconds
+
+ID           Type        Destination       Stats       Return      Last
+                                                       Code        Run 
+-----------------------------------------------------------------------
+*{SLA_OPERATION:<12}udp-jitter  {BRIDGE_ADDRESS:<18}{stats:<12}{code:<12}12 seconds ago
+"""
+
+    def show_clock(self, _args: list[str]) -> str:
+        moment = datetime.now(UTC)
+        return (
+            moment.strftime("%H:%M:%S.")
+            + f"{moment.microsecond // 1000:03d}"
+            + moment.strftime(" UTC %a %b %d %Y")
+        )
+
+    def show_ntp_status(self, _args: list[str]) -> str:
+        return f"""Clock is synchronized, stratum 3, reference is {NTP_SERVERS[0]}
+nominal freq is 250.0000 Hz, actual freq is 249.9981 Hz, precision is 2**10
+clock offset is 0.4215 msec, root delay is 14.38 msec
+root dispersion is 23.71 msec, peer dispersion is 1.12 msec
+system poll interval is 1024, last update was 236 sec ago.
+"""
+
+
+def wan_is(iface: Interface) -> bool:
+    return iface.role is IfRole.WAN

@@ -1,0 +1,259 @@
+"""SSH for simulated devices: one listening socket per device, asyncssh per connection.
+
+Listening sockets are plain sockets watched by the event loop; a connection is handed to
+asyncssh only once accepted, so 6,000 listeners cost a socket each and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import asyncssh
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fleet.sim.cli_base import Cli, Reply
+from fleet.sim.device import DeviceState
+from fleet.sim.faults import FaultKind
+
+log = logging.getLogger(__name__)
+
+SILENT_HOLD_SECONDS = 300.0  # how long a "no banner" device keeps a connection open in silence
+SERVER_VERSION = {"cisco_ios": "Cisco-1.25", "huawei_vrp": "-", "cisco_ce": "OpenSSH_8.9"}
+
+
+def host_key(seed: int, name: str) -> asyncssh.SSHKey:
+    """A stable ed25519 host key per device: the same seed gives the same keys after a restart."""
+    raw = hashlib.sha256(f"fleet-sim-host-key:{seed}:{name}".encode()).digest()
+    pem = Ed25519PrivateKey.from_private_bytes(raw).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    return asyncssh.import_private_key(pem)
+
+
+class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
+    """A PTY shell (or one exec command) on a simulated CLI, with immediate echo like a device."""
+
+    def __init__(self, cli: Cli, delay: Callable[[], float]) -> None:
+        self._cli = cli
+        self._delay = delay
+        self._chan: Any = None
+        self._buffer = ""
+        self._last_cr = False
+        self._closing = False
+        self._queue: list[str] = []
+        self._busy = False
+
+    def connection_made(self, chan: Any) -> None:
+        self._chan = chan
+
+    def pty_requested(self, term_type: str, term_size: Any, term_modes: Any) -> bool:
+        return True
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        return True  # answered once the session has started
+
+    def _exec(self, command: str) -> None:
+        reply = self._cli.handle(command)
+        if reply.reset:
+            self._abort()
+            return
+        self._write(reply.output + "\n" if reply.output else "")
+        self._chan.exit(0)
+
+    def session_started(self) -> None:
+        command = self._chan.get_command()
+        if command is None:
+            self._write_later(self._cli.banner() + self._cli.prompt())
+        else:
+            self._exec(command)
+
+    def data_received(self, data: str, datatype: Any) -> None:
+        if self._closing:
+            return
+        # Echo typed characters at once, per chunk; the Enter itself is answered by the reply's
+        # leading CRLF, as on a real device.
+        echo = "".join(ch for ch in data if ch >= " " and ch != "\x7f")
+        if echo:
+            self._chan.write(echo)
+        for ch in data:
+            if ch in "\r\n":
+                if ch == "\n" and self._last_cr:
+                    self._last_cr = False
+                    continue
+                self._last_cr = ch == "\r"
+                self._queue.append(self._buffer)
+                self._buffer = ""
+            else:
+                self._last_cr = False
+                if ch in "\x08\x7f":
+                    self._buffer = self._buffer[:-1]
+                elif ch == "\x1a":  # Ctrl-Z ends configuration mode on IOS
+                    self._queue.append("end")
+                    self._buffer = ""
+                elif ch >= " ":
+                    self._buffer += ch
+        self._drain()
+
+    def _drain(self) -> None:
+        while self._queue and not self._busy and not self._closing:
+            line = self._queue.pop(0)
+            delay = self._delay()
+            if delay > 0:
+                self._busy = True
+                asyncio.get_running_loop().call_later(delay, self._answer, line, True)
+                return
+            self._answer(line, False)
+
+    def _answer(self, line: str, delayed: bool) -> None:
+        if self._closing:
+            return
+        reply: Reply = self._cli.handle(line)
+        if reply.reset:
+            self._abort()
+            return
+        text = "\n" + reply.output + "\n" if reply.output else "\n"
+        if reply.prompt and not reply.close:
+            text += self._cli.prompt()
+        self._write(text)
+        if reply.close:
+            self._closing = True
+            self._chan.close()
+            return
+        if delayed:
+            self._busy = False
+            self._drain()
+
+    def _write(self, text: str) -> None:
+        self._chan.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+
+    def _write_later(self, text: str) -> None:
+        delay = self._delay()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._write, text)
+        else:
+            self._write(text)
+
+    def _abort(self) -> None:
+        self._closing = True
+        conn = self._chan.get_extra_info("connection")
+        sock = conn.get_extra_info("socket") if conn is not None else None
+        if sock is not None:
+            # Linger 0 turns the close into a TCP reset, as a device that drops the session does.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        if conn is not None:
+            conn.abort()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def break_received(self, msec: int) -> bool:
+        return False
+
+
+class DeviceSshServer(asyncssh.SSHServer):
+    def __init__(
+        self, state: DeviceState, password: str, make_cli: Callable[[], Cli], delay: Callable[[], float]
+    ):
+        self._state = state
+        self._password = password
+        self._make_cli = make_cli
+        self._delay = delay
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        if self._state.has(FaultKind.SSH_AUTH_FAILURE):
+            return False
+        return username == self._state.ssh_user and password == self._password
+
+    def session_requested(self) -> CliSession:
+        self._state.ssh_sessions += 1
+        return CliSession(self._make_cli(), self._delay)
+
+
+class SshListener:
+    """The listening socket of one device and what to do with each connection it accepts."""
+
+    def __init__(
+        self,
+        state: DeviceState,
+        options: Callable[[], asyncssh.SSHServerConnectionOptions],
+    ) -> None:
+        self.state = state
+        self._options = options
+        self._sock: socket.socket | None = None
+        self._silent: set[socket.socket] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def listening(self) -> bool:
+        return self._sock is not None
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sock is not None:
+            return
+        record = self.state.record
+        assert record.ssh_port is not None  # noqa: S101 - only SSH devices get a listener
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setblocking(False)
+        sock.bind((record.mgmt_address, record.ssh_port))
+        sock.listen(64)
+        loop.add_reader(sock.fileno(), self._accept, loop)
+        self._sock = sock
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sock is not None:
+            loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        for conn in self._silent:
+            conn.close()
+        self._silent.clear()
+
+    def _accept(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sock is None:
+            return
+        try:
+            conn, _peer = self._sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.warning("%s: accept failed: %s", self.state.name, exc)
+            return
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.state.has(FaultKind.SSH_NO_BANNER):
+            self._silent.add(conn)
+            loop.call_later(SILENT_HOLD_SECONDS, self._drop_silent, conn)
+            return
+        conn.setblocking(False)
+        task = loop.create_task(self._serve(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _drop_silent(self, conn: socket.socket) -> None:
+        if conn in self._silent:
+            self._silent.discard(conn)
+            conn.close()
+
+    async def _serve(self, conn: socket.socket) -> None:
+        try:
+            await asyncssh.run_server(conn, options=self._options())
+        except (OSError, asyncssh.Error) as exc:
+            log.debug("%s: SSH connection ended: %s", self.state.name, exc)
+            conn.close()
