@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from fleet.store.db import Store, create_db_engine, upgrade
+from tests.simulator import build_test_inventory, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "inventory"
@@ -110,3 +111,43 @@ def fleet_cli(tmp_path: Path) -> Iterator[object]:
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     yield run
+
+
+# --- the simulator, once per test session --------------------------------------------------------
+
+SIM_SITES = 10
+
+
+def _sim_scenario(names: list[str]) -> str:
+    """Faults for sites 2..9 of the test inventory; sites 0 and 1 stay healthy as controls."""
+    site = [names[i * 3 : i * 3 + 3] for i in range(SIM_SITES)]  # router, codec, camera per site
+    plan = [
+        (site[2][0], "wan_down", {}), (site[2][1], "sip_unregistered", {}), (site[2][2], "snmp_dead", {}),
+        (site[3][0], "if_errors", {}), (site[3][1], "camera_disconnected", {}), (site[3][2], "slow", {"delay_ms": 700}),
+        (site[4][0], "poor_link", {}), (site[4][1], "microphone_missing", {}), (site[4][2], "loss", {"rate": 0.5}),
+        (site[5][0], "ssh_auth_failure", {}), (site[5][1], "display_disconnected", {}), (site[5][1], "in_call", {}),
+        (site[5][2], "powered_off", {}),
+        (site[6][0], "ssh_no_banner", {}), (site[6][1], "clock_unsynced", {}), (site[6][1], "outdated_software", {}),
+        (site[6][2], "outdated_software", {}),
+        (site[7][0], "config_drift", {}), (site[7][1], "config_drift", {}),
+        (site[8][0], "reset_during_push", {"after_lines": 1}), (site[8][1], "reset_during_push", {"after_lines": 1}),
+        (site[9][0], "powered_off", {}), (site[9][1], "snmp_dead", {}),
+    ]  # fmt: skip
+    lines = ["seed: 3", "faults:"]
+    for device, fault, params in plan:
+        lines.append(f"  - device: {device}")
+        lines.append(f"    fault: {fault}")
+        lines += [f"    {k}: {v}" for k, v in params.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    workdir = tmp_path_factory.mktemp("sim")
+    names = list(build_test_inventory(workdir / "probe", SIM_SITES))
+    handle = start_simulator(workdir, SIM_SITES, _sim_scenario(names))
+    handle.extra["sites"] = [names[i * 3 : i * 3 + 3] for i in range(SIM_SITES)]
+    try:
+        yield handle
+    finally:
+        handle.stop()

@@ -82,9 +82,9 @@ class Generated:
         }
 
 
-def address(role: Role, index: int) -> str:
+def address(role: Role, index: int, base: int = 1) -> str:
     block, host = divmod(index, SITES_PER_BLOCK)
-    return f"127.{ROLE_OCTET[role]}.{block}.{host + 1}"
+    return f"127.{base - 1 + ROLE_OCTET[role]}.{block}.{host + 1}"
 
 
 def credential_profiles() -> list[CredentialRecord]:
@@ -125,12 +125,14 @@ def _units_in_order() -> list[AdminUnitRef]:
     return sorted(reference().units.values(), key=lambda u: (u.province_code, u.code))
 
 
-def generate(sites: int | None = None, seed: int = DEFAULT_SEED) -> Generated:
+def generate(sites: int | None = None, seed: int = DEFAULT_SEED, address_base: int = 1) -> Generated:
     ref = reference()
     units = _units_in_order()
     count = len(units) if sites is None else sites
     if not 1 <= count <= MAX_SITES:
         raise ValueError(f"sites must be between 1 and {MAX_SITES}")
+    if not 1 <= address_base <= 253:
+        raise ValueError("the address base must leave room for three roles below 127.255")
     rng = random.Random(seed)
     vnpt_share = {code: rng.uniform(0.4, 0.75) for code in sorted(ref.provinces)}
     routers = {Carrier.VNPT: ("huawei_vrp", 0.8), Carrier.VIETTEL: ("cisco_ios", 0.7)}
@@ -182,7 +184,7 @@ def generate(sites: int | None = None, seed: int = DEFAULT_SEED) -> Generated:
                     vendor=driver.vendor,
                     model=model,
                     driver=driver_name,
-                    mgmt_address=address(role, index),
+                    mgmt_address=address(role, index, address_base),
                     snmp_port=SNMP_PORT,
                     ssh_port=SSH_PORT if driver.uses_ssh else None,
                     credential_profile=cred,

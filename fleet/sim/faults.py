@@ -60,7 +60,7 @@ FAULTS: dict[FaultKind, FaultInfo] = {
     FaultKind.LOSS: FaultInfo(ALL_ROLES, {"rate": 0.3}, "a share (rate) of SNMP requests gets no answer"),
     FaultKind.WAN_DOWN: FaultInfo(frozenset({Role.ROUTER}), {}, "WAN interface down: no path to the bridge"),
     FaultKind.IF_ERRORS: FaultInfo(
-        frozenset({Role.ROUTER}), {"error_rate": 0.02}, "WAN input errors at error_rate of packets (CRC)"
+        frozenset({Role.ROUTER}), {"error_rate": 0.05}, "WAN input errors at error_rate of packets (CRC)"
     ),
     FaultKind.POOR_LINK: FaultInfo(
         frozenset({Role.ROUTER}),

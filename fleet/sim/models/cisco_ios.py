@@ -187,6 +187,18 @@ GLOBAL_WORDS = (
     "logging", "no", "ntp", "platform", "policy-map", "router", "service", "snmp-server", "spanning-tree",
     "track", "username", "vrf",
 )  # fmt: skip
+# Keywords that must follow a command's first word; a typo there is "% Invalid input" on IOS.
+SECOND_WORDS = {
+    "ntp": ("access-group", "authenticate", "authentication-key", "logging", "master", "peer", "server",
+            "source", "trusted-key", "update-calendar"),
+    "snmp-server": ("chassis-id", "community", "contact", "enable", "engineID", "group", "host", "ifindex",
+                    "location", "trap-source", "user", "view"),
+    "ip": ("access-list", "address", "dhcp", "domain", "http", "name-server", "nat", "route", "scp", "sla",
+           "ssh", "tcp"),
+    "logging": ("buffered", "console", "host", "source-interface", "trap"),
+    "clock": ("summer-time", "timezone"),
+    "service": ("password-encryption", "tcp-keepalives-in", "tcp-keepalives-out", "timestamps"),
+}  # fmt: skip
 SUB_MODES = {
     "interface": ("config-if", ("bandwidth", "default", "description", "do", "duplex", "end", "exit", "ip",
                                 "ipv6", "load-interval", "media-type", "mtu", "negotiation", "no",
@@ -298,6 +310,9 @@ class IosCli:
                 return Reply(f'% Ambiguous command:  "{line}"')
             return self._error(line, MatchError.INVALID, 0)
         keyword = first if first in allowed else candidates[0]
+        second = SECOND_WORDS.get(keyword)
+        if second is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in second):
+            return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         fault = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
         if fault is not None and self.pushed >= int(fault.number("after_lines")):
             return Reply(reset=True)

@@ -170,6 +170,14 @@ SYSTEM_WORDS = (
     "aaa", "acl", "clock", "display", "info-center", "interface", "ip", "nqa", "ntp-service", "quit",
     "return", "snmp-agent", "ssh", "stelnet", "sysname", "traffic", "undo", "user-interface", "vlan",
 )  # fmt: skip
+SECOND_WORDS = {
+    "ntp-service": ("authentication", "enable", "refclock-master", "source-interface", "unicast-peer",
+                    "unicast-server"),
+    "snmp-agent": ("community", "group", "mib-view", "sys-info", "target-host", "trap", "usm-user", "version"),
+    "ip": ("address", "dhcp", "domain-name", "route-static", "vpn-instance"),
+    "info-center": ("enable", "loghost", "source", "timestamp"),
+    "clock": ("daylight-saving-time", "timezone"),
+}  # fmt: skip
 VIEW_PROMPTS = {"interface": "{}", "nqa": "nqa-{}-{}", "user-interface": "ui-{}{}"}
 
 
@@ -266,6 +274,9 @@ class VrpCli:
         if self.view == "system" and first not in SYSTEM_WORDS and len(candidates) != 1:
             return self._error(line, MatchError.AMBIGUOUS if candidates else MatchError.INVALID, 0)
         keyword = first if (first in SYSTEM_WORDS or self.view != "system") else candidates[0]
+        second = SECOND_WORDS.get(keyword)
+        if second is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in second):
+            return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         fault_lines = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
         if fault_lines is not None and self.pushed >= int(fault_lines.number("after_lines")):
             return Reply(reset=True)

@@ -1,0 +1,139 @@
+"""Start ``fleet sim`` in a subprocess for tests, on addresses no developer's simulator uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fleet.domain.enums import Role
+from fleet.inventory.generator import generate
+from fleet.inventory.schema import DeviceRecord, Kind
+from fleet.inventory.writer import SHIPPED_LAYOUT, write_inventory
+from fleet.sim.lab import lab_secrets
+
+ADDRESS_BASE = 201  # routers 127.201.x.y, codecs 127.202.x.y, cameras 127.203.x.y
+READY_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class SimHandle:
+    url: str
+    env: dict[str, str]
+    devices: dict[str, DeviceRecord]
+    inventory_dir: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - loopback
+            body = response.read().decode()
+        return json.loads(body) if response.headers.get_content_type() == "application/json" else body
+
+    def send(self, method: str, path: str, data: dict[str, Any]) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            self.url + path,
+            data=json.dumps(data).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def device(self, name: str) -> DeviceRecord:
+        return self.devices[name]
+
+    def password(self, name: str) -> str:
+        carrier = "VIETTEL" if self.devices[name].credential_profile.startswith("viettel") else "VNPT"
+        return self.env[f"FLEET_{carrier}_SSH_PASSWORD"]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def build_test_inventory(directory: Path, sites: int) -> dict[str, DeviceRecord]:
+    """A small inventory whose routers alternate Cisco IOS and Huawei VRP, on the test addresses."""
+    generated = generate(sites=sites, seed=7, address_base=ADDRESS_BASE)
+    devices = []
+    for i, dev in enumerate(generated.devices):
+        if dev.role is Role.ROUTER:
+            site_index = i // 3
+            if site_index % 2 == 0:
+                dev = replace(
+                    dev, driver="cisco_ios", vendor="Cisco", model="ISR4331", expected_firmware="17.9.5"
+                )
+            else:
+                dev = replace(
+                    dev,
+                    driver="huawei_vrp",
+                    vendor="Huawei",
+                    model="AR6120",
+                    expected_firmware="V300R021C10SPC100",
+                )
+        devices.append(dev)
+    sections = generated.sections()
+    sections[Kind.DEVICES] = list(devices)
+    write_inventory(directory, sections, SHIPPED_LAYOUT)
+    return {d.name: d for d in devices}
+
+
+def start_simulator(workdir: Path, sites: int, scenario: str | None = None, seed: int = 1) -> SimHandle:
+    inventory_dir = workdir / "inventory"
+    devices = build_test_inventory(inventory_dir, sites)
+    generated = generate(sites=sites, seed=7, address_base=ADDRESS_BASE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+    env |= lab_secrets(generated.credentials)
+    env["SNMP_PERSISTENT_DIR"] = str(workdir / "snmp")
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "fleet",
+        "sim",
+        "--inventory",
+        str(inventory_dir),
+        "--control-port",
+        str(port),
+    ]
+    args += ["--seed", str(seed)]
+    if scenario is not None:
+        path = workdir / "scenario.yaml"
+        path.write_text(scenario, encoding="utf-8")
+        args += ["--scenario", str(path)]
+    log = workdir / "sim.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    handle = SimHandle(f"http://127.0.0.1:{port}", env, devices, inventory_dir, log, process)
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"fleet sim exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if handle.get("/health")["ready"]:
+                return handle
+        except OSError:
+            time.sleep(0.1)
+    handle.stop()
+    raise RuntimeError(f"fleet sim was not ready within {READY_SECONDS} s:\n{log.read_text()}")
