@@ -77,21 +77,20 @@ def build_test_inventory(directory: Path, sites: int) -> dict[str, DeviceRecord]
     """A small inventory whose routers alternate Cisco IOS and Huawei VRP, on the test addresses."""
     generated = generate(sites=sites, seed=7, address_base=ADDRESS_BASE)
     devices = []
-    for i, dev in enumerate(generated.devices):
-        if dev.role is Role.ROUTER:
-            site_index = i // 3
-            if site_index % 2 == 0:
-                dev = replace(
-                    dev, driver="cisco_ios", vendor="Cisco", model="ISR4331", expected_firmware="17.9.5"
-                )
-            else:
-                dev = replace(
-                    dev,
-                    driver="huawei_vrp",
-                    vendor="Huawei",
-                    model="AR6120",
-                    expected_firmware="V300R021C10SPC100",
-                )
+    for i, original in enumerate(generated.devices):
+        dev = original
+        if dev.role is Role.ROUTER and (i // 3) % 2 == 0:
+            dev = replace(
+                dev, driver="cisco_ios", vendor="Cisco", model="ISR4331", expected_firmware="17.9.5"
+            )
+        elif dev.role is Role.ROUTER:
+            dev = replace(
+                dev,
+                driver="huawei_vrp",
+                vendor="Huawei",
+                model="AR6120",
+                expected_firmware="V300R021C10SPC100",
+            )
         devices.append(dev)
     sections = generated.sections()
     sections[Kind.DEVICES] = list(devices)
