@@ -115,7 +115,7 @@ def fleet_cli(tmp_path: Path) -> Iterator[object]:
 
 # --- the simulator, once per test session --------------------------------------------------------
 
-SIM_SITES = 10
+SIM_SITES = 12  # sites 0-1 healthy controls, 2-9 faults, 10-11 scratch devices that tests change
 
 
 def _sim_scenario(names: list[str]) -> str:

@@ -87,7 +87,7 @@ def connect(sim: Any, name: str, **extra: Any) -> Any:
 
 
 def test_netmiko_cisco_ios_shows_pushes_and_saves(sim: Any) -> None:
-    router = site(sim, 0)[0]
+    router = site(sim, 10)[0]
     with connect(sim, router) as conn:
         version = parse_output(
             platform="cisco_ios", command="show version", data=conn.send_command("show version")
@@ -117,7 +117,7 @@ def test_netmiko_cisco_ios_invalid_input_is_reported(sim: Any) -> None:
 
 
 def test_netmiko_huawei_shows_pushes_and_saves(sim: Any) -> None:
-    router = site(sim, 1)[0]
+    router = site(sim, 11)[0]
     with connect(sim, router) as conn:
         version = parse_output(
             platform="huawei_vrp", command="display version", data=conn.send_command("display version")
@@ -135,7 +135,7 @@ def test_netmiko_huawei_shows_pushes_and_saves(sim: Any) -> None:
 
 
 def test_netmiko_cisco_tp_reads_status_and_sets_configuration(sim: Any) -> None:
-    codec = site(sim, 0)[1]
+    codec = site(sim, 10)[1]
     with connect(sim, codec) as conn:
         # send_command_timing works with netmiko's defaults; send_command needs an expect_string
         # because netmiko 4.8's cisco_tp default pattern keeps a '\r' that it strips from the output.

@@ -33,7 +33,7 @@ def names(sim: Any, index: int) -> list[str]:
 @pytest.fixture(scope="module")
 def known_hosts(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ssh") / "known_hosts"
-    for index in range(10):
+    for index in range(12):
         for device in names(sim, index)[:2]:
             dev = sim.device(device)
             if index in (5, 6, 9) and device.endswith("-rtr"):
@@ -66,7 +66,7 @@ def tcp_refused(sim: Any, device: str) -> bool:
 
 def test_ground_truth_lists_every_injected_fault(sim: Any) -> None:
     truth = sim.get("/truth")
-    assert truth["devices"] == 30
+    assert truth["devices"] == 36
     kinds = {f["fault"] for f in truth["faults"]}
     assert kinds == {
         "wan_down", "sip_unregistered", "snmp_dead", "if_errors", "camera_disconnected", "slow", "poor_link",

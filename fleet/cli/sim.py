@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from fleet.cli import deps
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
 from fleet.sim.faults import ScenarioError, load_scenario
+from fleet.sim.lab import lab_secrets
 from fleet.sim.runtime import SimError, Simulator
 
 
@@ -51,10 +53,23 @@ def sim(
         None, "--truth-file", help="Also write the ground truth (JSON) here."
     ),
     sites: int | None = typer.Option(None, "--sites", min=1, help="Serve only the first N sites."),
+    lab: bool = typer.Option(
+        False,
+        "--lab-secrets",
+        help="Fill unset env: secrets with fixed lab values (a drill, never production).",
+    ),
 ) -> None:
     """Run the fleet simulator in the foreground until Ctrl-C."""
     started = time.perf_counter()
     inv = load_inventory(inventory, sites)
+    if lab:
+        filled = [
+            name
+            for name, value in lab_secrets(inv.credentials).items()
+            if os.environ.setdefault(name, value) == value
+        ]
+        if filled:
+            deps.err.print(f"lab secrets in use for: {', '.join(sorted(filled))}")
     parsed = None
     if scenario is not None:
         try:
