@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from fleet.inventory.schema import Kind, column_names
+from fleet.sim.faults import FaultKind, load_scenario
 from fleet.inventory.validate import Known, validate_paths
 from tests.conftest import ROOT
 
@@ -36,3 +37,14 @@ def test_the_two_setup_commands_are_there() -> None:
         "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/fleet demo",
         "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
     ]
+
+
+def test_the_scenario_example_loads_against_the_shipped_inventory(tmp_path: Path) -> None:
+    block = re.search(r"A scenario file.*?```yaml\n(.*?)```", README, flags=re.DOTALL)
+    assert block is not None
+    path = tmp_path / "scenario.yaml"
+    path.write_text(block.group(1), encoding="utf-8")
+    roles = {d.name: d.role for d in validate_paths([ROOT / "inventory"]).inventory.devices}
+    scenario = load_scenario(path, roles)
+    assert scenario.rate == 0.02
+    assert [f.kind for f in scenario.faults["vn32248-rtr"]] == [FaultKind.POOR_LINK]
