@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from fleet.inventory.schema import Kind, column_names
-from fleet.sim.faults import FaultKind, load_scenario
 from fleet.inventory.validate import Known, validate_paths
+from fleet.sim.faults import FaultKind, load_scenario
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
