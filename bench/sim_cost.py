@@ -30,7 +30,13 @@ from fleet.sim.snmp import ber, message
 from fleet.sim.ssh import host_key
 
 TICKS = os.sysconf("SC_CLK_TCK")
-OIDS = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.2.2.1.8.1", "1.3.6.1.2.1.2.2.1.10.1", "1.3.6.1.2.1.31.1.1.1.6.1"]
+OIDS = [
+    "1.3.6.1.2.1.1.3.0",
+    "1.3.6.1.2.1.1.5.0",
+    "1.3.6.1.2.1.2.2.1.8.1",
+    "1.3.6.1.2.1.2.2.1.10.1",
+    "1.3.6.1.2.1.31.1.1.1.6.1",
+]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -51,10 +57,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def blast(targets: list[tuple[str, int]], community: bytes, count: int, window: int = 256) -> tuple[int, float]:
+def blast(
+    targets: list[tuple[str, int]], community: bytes, count: int, window: int = 256
+) -> tuple[int, float]:
     """Send ``count`` v2c GETs of 5 objects round-robin over ``targets``; return (answered, seconds)."""
     vbs = [message.varbind(ber.encode_oid(ber.parse_oid(o)), ber.NULL_BER) for o in OIDS]
-    packets = [message.encode_community(1, community, message.encode_pdu(ber.GET, i, 0, 0, vbs)) for i in range(window)]
+    packets = [
+        message.encode_community(1, community, message.encode_pdu(ber.GET, i, 0, 0, vbs))
+        for i in range(window)
+    ]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.settimeout(1.0)
@@ -77,7 +88,9 @@ def blast(targets: list[tuple[str, int]], community: bytes, count: int, window: 
     return answered, time.perf_counter() - started
 
 
-async def ssh_sessions(targets: list[tuple[str, int, str, str]], known: dict[str, asyncssh.SSHKey], count: int, parallel: int) -> int:
+async def ssh_sessions(
+    targets: list[tuple[str, int, str, str]], known: dict[str, asyncssh.SSHKey], count: int, parallel: int
+) -> int:
     done = 0
     semaphore = asyncio.Semaphore(parallel)
 
@@ -86,7 +99,9 @@ async def ssh_sessions(targets: list[tuple[str, int, str, str]], known: dict[str
         host, port, password, name = targets[i % len(targets)]
         async with semaphore:
             trusted = ([known[name]], [], [])
-            async with asyncssh.connect(host, port, username="noc", password=password, known_hosts=trusted) as conn:
+            async with asyncssh.connect(
+                host, port, username="noc", password=password, known_hosts=trusted
+            ) as conn:
                 result = await conn.run("show ip interface brief", check=False)
                 if "GigabitEthernet0/0/0" in str(result.stdout):
                     done += 1
@@ -111,7 +126,9 @@ def v3_cost(pid: int, inventory: object, env: dict[str, str], count: int = 400, 
     ok = 0
     for start in range(0, len(commands), parallel):
         batch = [
-            subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env | {"SNMP_PERSISTENT_DIR": tmp})
+            subprocess.Popen(
+                c, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env | {"SNMP_PERSISTENT_DIR": tmp}
+            )
             for c in commands[start : start + parallel]
         ]
         ok += sum(1 for p in batch if p.wait(timeout=30) == 0)
@@ -143,7 +160,9 @@ def snmpd_baseline(requests: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inventory", default="inventory")
     parser.add_argument("--requests", type=int, default=30000)
     parser.add_argument("--sessions", type=int, default=300)
@@ -162,14 +181,16 @@ def main() -> int:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310 - loopback
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
                     break
             except OSError:
                 time.sleep(0.05)
         ready = time.perf_counter() - started
         print(f"devices: {len(inventory.devices):,}; ready in {ready:.1f} s; RSS {rss_mb(proc.pid):.0f} MB")
 
-        cameras = [(d.mgmt_address, d.snmp_port) for d in inventory.devices if d.credential_profile == "camera-v2c"]
+        cameras = [
+            (d.mgmt_address, d.snmp_port) for d in inventory.devices if d.credential_profile == "camera-v2c"
+        ]
         community = env["FLEET_CAMERA_SNMP_COMMUNITY"].encode()
         before = cpu_seconds(proc.pid)
         answered, secs = blast(cameras, community, args.requests)

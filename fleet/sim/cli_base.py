@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fleet.sim.device import DeviceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +30,11 @@ class Cli(Protocol):
 def caret_error(prompt: str, line: str, position: int, message: str) -> str:
     """IOS/VRP style: a caret under the offending character, aligned past the prompt."""
     return " " * (len(prompt) + position) + "^\n" + message
+
+
+def reset_now(state: DeviceState, pushed: int) -> bool:
+    """Whether a 'reset during push' fault drops the session before this configuration line."""
+    from fleet.sim.faults import FaultKind  # noqa: PLC0415 - faults import device, which imports this
+
+    fault = state.faults.get(FaultKind.RESET_DURING_PUSH)
+    return fault is not None and pushed >= int(fault.number("after_lines"))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from fleet.sim.cli_base import Reply
+from fleet.sim.cli_base import Reply, reset_now
 from fleet.sim.device import DRIFTED_REGISTRAR, NTP_SERVERS, SIP_REGISTRAR, DeviceState, Interface
 from fleet.sim.faults import FaultKind
 from fleet.sim.models.common import interfaces, system_group
@@ -244,8 +244,7 @@ class CodecCli:
                     f'*r Configuration (status=Error): \n*r Configuration Reason: "No match on address expression."\n'
                     f'*r Configuration XPath: "{xpath}"\n** end\n\nERROR'
                 )
-            fault = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
-            if fault is not None and self.pushed >= int(fault.number("after_lines")):
+            if reset_now(self.d, self.pushed):
                 return Reply(reset=True)
             self.pushed += 1
             value = value.strip()

@@ -6,12 +6,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fleet.sim.cli_base import Reply, caret_error
-from fleet.sim.device import BRIDGE_ADDRESS, NTP_SERVERS, DeviceState, IfRole, Interface
-from fleet.sim.faults import FaultKind
+from fleet.sim.cli_base import Reply, caret_error, reset_now
+from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, IfRole, Interface
 from fleet.sim.models.commands import Command, MatchError, match
 from fleet.sim.models.common import dotted_mac, interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section
+from fleet.sim.models.config import ConfigTree, Section, bad_second_word, drift_line, undo_drift
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "16.9.4"
@@ -162,20 +161,11 @@ def hostname(d: DeviceState) -> str:
 
 
 def drift(d: DeviceState) -> None:
-    tree = tree_of(d)
-    section = tree.find(f"ntp server {NTP_SERVERS[0]}")
-    if section is not None:
-        section.header = "ntp server 10.99.0.1"
-        d.drift_undo.append(("ntp server 10.99.0.1", f"ntp server {NTP_SERVERS[0]}"))
+    drift_line(tree_of(d), d.drift_undo, f"ntp server {NTP_SERVERS[0]}", f"ntp server {DRIFTED_NTP}")
 
 
 def undrift(d: DeviceState) -> None:
-    tree = tree_of(d)
-    for drifted, original in d.drift_undo:
-        section = tree.find(drifted)
-        if section is not None:
-            section.header = original
-    d.drift_undo.clear()
+    undo_drift(tree_of(d), d.drift_undo)
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -310,11 +300,9 @@ class IosCli:
                 return Reply(f'% Ambiguous command:  "{line}"')
             return self._error(line, MatchError.INVALID, 0)
         keyword = first if first in allowed else candidates[0]
-        second = SECOND_WORDS.get(keyword)
-        if second is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in second):
+        if bad_second_word(words, SECOND_WORDS, keyword):
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
-        fault = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
-        if fault is not None and self.pushed >= int(fault.number("after_lines")):
+        if reset_now(self.d, self.pushed):
             return Reply(reset=True)
         self.pushed += 1
         rest = words[1:]

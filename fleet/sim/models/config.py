@@ -93,3 +93,30 @@ class ConfigTree:
             if section.children or (nxt is not None and nxt.children):
                 out.append(separator)
         return out
+
+
+def replace_header(tree: ConfigTree, old: str, new: str) -> bool:
+    section = tree.find(old)
+    if section is None:
+        return False
+    section.header = new
+    return True
+
+
+def drift_line(tree: ConfigTree, undo: list[tuple[str, str]], original: str, drifted: str) -> None:
+    """Change a top-level line the way a technician on site would, remembering how to undo it."""
+    if replace_header(tree, original, drifted):
+        undo.append((drifted, original))
+
+
+def undo_drift(tree: ConfigTree, undo: list[tuple[str, str]]) -> None:
+    """Put drifted lines back, unless someone has changed them since."""
+    for drifted, original in undo:
+        replace_header(tree, drifted, original)
+    undo.clear()
+
+
+def bad_second_word(words: list[str], second: dict[str, tuple[str, ...]], keyword: str) -> bool:
+    """Whether the word after ``keyword`` is no keyword it takes (a typo such as 'ntp servr')."""
+    allowed = second.get(keyword)
+    return allowed is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in allowed)

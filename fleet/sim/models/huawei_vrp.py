@@ -6,12 +6,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fleet.sim.cli_base import Reply, caret_error
-from fleet.sim.device import BRIDGE_ADDRESS, NTP_SERVERS, DeviceState, Interface
-from fleet.sim.faults import FaultKind
+from fleet.sim.cli_base import Reply, caret_error, reset_now
+from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, Interface
 from fleet.sim.models.commands import Command, MatchError, match
 from fleet.sim.models.common import interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section
+from fleet.sim.models.config import ConfigTree, Section, bad_second_word, drift_line, undo_drift
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "V300R003C00SPC200"
@@ -147,21 +146,12 @@ def hostname(d: DeviceState) -> str:
 
 
 def drift(d: DeviceState) -> None:
-    section = tree_of(d).find(f"ntp-service unicast-server {NTP_SERVERS[0]}")
-    if section is not None:
-        section.header = "ntp-service unicast-server 10.99.0.1"
-        d.drift_undo.append(
-            ("ntp-service unicast-server 10.99.0.1", f"ntp-service unicast-server {NTP_SERVERS[0]}")
-        )
+    server = "ntp-service unicast-server"
+    drift_line(tree_of(d), d.drift_undo, f"{server} {NTP_SERVERS[0]}", f"{server} {DRIFTED_NTP}")
 
 
 def undrift(d: DeviceState) -> None:
-    tree = tree_of(d)
-    for drifted, original in d.drift_undo:
-        section = tree.find(drifted)
-        if section is not None:
-            section.header = original
-    d.drift_undo.clear()
+    undo_drift(tree_of(d), d.drift_undo)
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -274,11 +264,9 @@ class VrpCli:
         if self.view == "system" and first not in SYSTEM_WORDS and len(candidates) != 1:
             return self._error(line, MatchError.AMBIGUOUS if candidates else MatchError.INVALID, 0)
         keyword = first if (first in SYSTEM_WORDS or self.view != "system") else candidates[0]
-        second = SECOND_WORDS.get(keyword)
-        if second is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in second):
+        if bad_second_word(words, SECOND_WORDS, keyword):
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
-        fault_lines = self.d.faults.get(FaultKind.RESET_DURING_PUSH)
-        if fault_lines is not None and self.pushed >= int(fault_lines.number("after_lines")):
+        if reset_now(self.d, self.pushed):
             return Reply(reset=True)
         self.pushed += 1
         rest = words[1:]
