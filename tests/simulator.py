@@ -73,9 +73,11 @@ class SimHandle:
                 self.process.wait(timeout=5)
 
 
-def build_test_inventory(directory: Path, sites: int) -> dict[str, DeviceRecord]:
+def build_test_inventory(
+    directory: Path, sites: int, address_base: int = ADDRESS_BASE
+) -> dict[str, DeviceRecord]:
     """A small inventory whose routers alternate Cisco IOS and Huawei VRP, on the test addresses."""
-    generated = generate(sites=sites, seed=7, address_base=ADDRESS_BASE)
+    generated = generate(sites=sites, seed=7, address_base=address_base)
     devices = []
     for i, original in enumerate(generated.devices):
         dev = original
@@ -98,10 +100,13 @@ def build_test_inventory(directory: Path, sites: int) -> dict[str, DeviceRecord]
     return {d.name: d for d in devices}
 
 
-def start_simulator(workdir: Path, sites: int, scenario: str | None = None, seed: int = 1) -> SimHandle:
+def start_simulator(
+    workdir: Path, sites: int, scenario: str | None = None, seed: int = 1, address_base: int = ADDRESS_BASE
+) -> SimHandle:
+    """``address_base`` keeps simulators of one test run apart (each takes three /16s from it)."""
     inventory_dir = workdir / "inventory"
-    devices = build_test_inventory(inventory_dir, sites)
-    generated = generate(sites=sites, seed=7, address_base=ADDRESS_BASE)
+    devices = build_test_inventory(inventory_dir, sites, address_base)
+    generated = generate(sites=sites, seed=7, address_base=address_base)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     env |= lab_secrets(generated.credentials)
     env["SNMP_PERSISTENT_DIR"] = str(workdir / "snmp")
