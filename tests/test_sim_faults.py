@@ -245,3 +245,32 @@ def test_control_api_rejects_bad_requests(sim: Any) -> None:
     with pytest.raises(urllib.error.HTTPError) as missing:
         sim.send("POST", "/faults", {"device": "nope", "fault": "powered_off"})
     assert missing.value.code == 404
+
+
+def test_powering_off_drops_established_ssh_sessions(sim: Any) -> None:
+    router = sim.device(names(sim, 11)[0])
+    with ConnectHandler(
+        device_type="huawei", host=router.mgmt_address, port=router.ssh_port, username="noc",
+        password=sim.password(router.name),
+    ) as conn:  # fmt: skip
+        assert "Huawei" in conn.send_command("display version")
+        sim.send("POST", "/faults", {"device": router.name, "fault": "powered_off"})
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - netmiko reports a dead session in several ways
+                conn.send_command("display version", read_timeout=3)
+        finally:
+            sim.send("DELETE", "/faults", {"device": router.name, "fault": "powered_off"})
+    assert not tcp_refused(sim, router.name)
+
+
+def test_control_api_answers_malformed_bodies_with_400(sim: Any) -> None:
+    for body in ([1], 5, {"device": names(sim, 0)[2], "fault": "slow", "params": [1]}):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            sim.send("POST", "/faults", body)  # type: ignore[arg-type]
+        assert info.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as nan:
+        sim.send(
+            "POST", "/faults", {"device": names(sim, 0)[2], "fault": "slow", "params": {"delay_ms": "nan"}}
+        )
+    assert nan.value.code == 400
+    assert "nan" not in str(sim.get("/truth")).lower()

@@ -11,11 +11,12 @@ from ntc_templates.parse import parse_output
 from fleet.domain.enums import Role
 from fleet.inventory.generator import generate
 from fleet.sim.device import DeviceState, build_state
-from fleet.sim.faults import Fault, FaultKind, ScenarioError, load_scenario, random_faults
+from fleet.sim.faults import Fault, FaultKind, ScenarioError, load_scenario, make_fault, random_faults
 from fleet.sim.models import cisco_ios, huawei_vrp
 from fleet.sim.models.cisco_ce import CodecCli
 from fleet.sim.models.cisco_ios import IosCli
 from fleet.sim.models.huawei_vrp import VrpCli
+from fleet.sim.snmp import ber
 
 
 def state(driver: str) -> DeviceState:
@@ -165,3 +166,84 @@ def test_a_valid_scenario_and_seeded_random_faults() -> None:
     assert not any(
         f.kind in routers_only for name, faults in first.items() if name.startswith("c") for f in faults
     )
+
+
+def test_ios_sub_modes_fall_back_to_global_and_accept_their_own_words() -> None:
+    d = state("cisco_ios")
+    cli = IosCli(d)
+    for line in ("configure terminal", "interface GigabitEthernet 0/0/1", "ntp server 10.10.0.60"):
+        assert cli.handle(line).output.startswith(("", "Enter")), line
+    assert cli.prompt().endswith("(config)#")  # the global command left the interface mode
+    for line in (
+        "interface gig0/0/2",
+        "description spare",
+        "ip sla 20",
+        "udp-jitter 10.10.0.10 16384",
+        "frequency 30",
+        "tag probe",
+    ):
+        assert "%" not in cli.handle(line).output, line
+    assert cli.prompt().endswith("(config-ip-sla-jitter)#")
+    assert cli.handle("hostname").output.startswith("% Incomplete command.")
+    assert cli.handle("ntp SERV 10.10.0.61").output == ""
+    cli.handle("end")
+    running = cli.handle("show running-config | include ntp").output.splitlines()
+    assert "ntp server 10.10.0.60" in running
+    assert "ntp server 10.10.0.61" in running  # stored with the keyword spelled out
+    assert all("ntp" in line for line in running)
+    assert " description spare" in cli.handle("show running-config | begin GigabitEthernet0/0/2").output
+
+
+def test_vrp_sub_views_switch_and_navigation_abbreviates() -> None:
+    d = state("huawei_vrp")
+    cli = VrpCli(d)
+    host = cli.prompt()[1:-1]
+    cli.handle("system-view")
+    cli.handle("interface GigabitEthernet0/0/1")
+    cli.handle("interface GigabitEthernet0/0/2")  # a system-view command from a sub-view switches view
+    assert cli.prompt() == f"[{host}-GigabitEthernet0/0/2]"
+    cli.handle("description spare port")
+    cli.handle("q")
+    assert cli.prompt() == f"[{host}]"
+    assert "sysname" in cli.handle("dis cur").output
+    cli.handle("\x1a")  # Ctrl-Z returns to the user view
+    assert cli.prompt() == f"<{host}>"
+    config = "\n".join(huawei_vrp.render_config(huawei_vrp.tree_of(d), d))
+    assert "interface GigabitEthernet0/0/2\n shutdown\n description spare port" in config
+    assert "display" not in config and "quit" not in config
+
+
+def test_fault_parameters_must_be_finite_and_in_range() -> None:
+    for params in ({"error_rate": float("nan")}, {"error_rate": 1.5}, {"error_rate": "inf"}):
+        with pytest.raises(ValueError, match="between"):
+            make_fault(FaultKind.IF_ERRORS, Role.ROUTER, params)
+    with pytest.raises(ValueError, match="single value"):
+        make_fault(FaultKind.OUTDATED_SOFTWARE, Role.ROUTER, {"version": ["1", "2"]})
+    assert make_fault(FaultKind.SLOW, Role.CAMERA, {"delay_ms": "250"}).number("delay_ms") == 250.0
+
+
+def test_counters_never_run_backwards_or_jump_when_faults_clear() -> None:
+    d = state("cisco_ios")
+    wan = d.interfaces[0]
+    now = time.monotonic()
+    with_fault(d, FaultKind.WAN_DOWN)
+    d.fault_since[FaultKind.WAN_DOWN] = now - 3600
+    octets = d.in_octets(wan, now)
+    d.end_fault(FaultKind.WAN_DOWN, now)
+    del d.faults[FaultKind.WAN_DOWN], d.fault_since[FaultKind.WAN_DOWN]
+    assert 0 <= d.in_octets(wan, now + 1) - octets <= wan.in_rate * 1.01
+    with_fault(d, FaultKind.IF_ERRORS)
+    errors = d.in_errors(wan, now)
+    d.end_fault(FaultKind.IF_ERRORS, now)
+    del d.faults[FaultKind.IF_ERRORS], d.fault_since[FaultKind.IF_ERRORS]
+    assert d.in_errors(wan, now + 1) >= errors
+
+
+def test_oid_first_arc_and_limits() -> None:
+    for oid in [(2, 48, 1), (2, 999, 1), (0, 39), (1, 3, 6, 1, 4, 1, 2**32 - 1)]:
+        encoded = ber.encode_oid(oid)
+        assert ber.read_oid(encoded, 0)[0] == oid
+    with pytest.raises(ValueError, match="not a valid OID"):
+        ber.encode_oid((1, 40))
+    with pytest.raises(ber.BerError):
+        ber.decode_oid_body(bytes([0x2B, *([0x01] * 200)]))

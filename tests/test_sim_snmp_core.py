@@ -143,3 +143,18 @@ def test_aes_round_trip_and_short_passwords_refused() -> None:
     assert usm.decrypt(keys, 1, 5, salt, usm.encrypt(keys, 1, 5, salt, b"scoped pdu")) == b"scoped pdu"
     with pytest.raises(ValueError, match="at least 8"):
         usm.password_to_key("short", SnmpAuthProtocol.SHA)
+
+
+def test_v3_messages_with_a_tiny_max_size_or_negative_time_are_dropped() -> None:
+    scoped = message.encode_scoped_pdu(b"", b"", message.encode_pdu(ber.GET, 5, 0, 0, []))
+    for max_size, engine_time in ((100, 0), (65507, -5)):
+        probe, _offset = message.encode_v3(
+            9, max_size, message.FLAG_REPORTABLE, b"", 0, engine_time, b"", 0, b"", scoped
+        )
+        assert Agent(view()).handle(probe, identity(), None, START + 1) is None
+
+
+def test_snmpv1_is_not_answered() -> None:
+    vbs = [message.varbind(ber.encode_oid(ber.parse_oid("1.3.6.1.2.1.1.1.0")), ber.NULL_BER)]
+    v1 = message.encode_community(0, b"public", message.encode_pdu(ber.GET, 1, 0, 0, vbs))
+    assert Agent(view()).handle(v1, identity(), None, 1.0) is None

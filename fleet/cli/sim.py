@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -42,7 +43,9 @@ def sim(
         [Path("inventory")], "--inventory", "-i", help="Inventory files or directories."
     ),
     scenario: Path | None = typer.Option(None, "--scenario", "-s", help="A YAML file of faults to inject."),
-    seed: int = typer.Option(1, "--seed", help="Seed for random faults, packet loss and host keys."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed for random faults and packet loss (default: the scenario's seed, else 1)."
+    ),
     fault_rate: float = typer.Option(
         0.0, "--fault-rate", min=0.0, max=1.0, help="Share of devices given a random fault."
     ),
@@ -73,13 +76,21 @@ def sim(
     parsed = None
     if scenario is not None:
         try:
-            parsed = load_scenario(scenario, {d.name: d.role for d in inv.devices})
+            everything = load_inventory(inventory, None) if sites is not None else inv
+            parsed = load_scenario(scenario, {d.name: d.role for d in everything.devices})
         except ScenarioError as exc:
             for problem in exc.problems:
                 deps.err.print(str(problem), markup=False)
             deps.err.print(f"[bold red]error:[/] invalid scenario {scenario}; the simulator was not started")
             raise typer.Exit(1) from None
-    simulator = Simulator(inv, parsed, seed=seed, fault_rate=fault_rate, truth_file=truth_file)
+    if parsed is not None and sites is not None:
+        served = {d.name for d in inv.devices}
+        skipped = sorted(set(parsed.faults) - served)
+        if skipped:
+            deps.err.print(f"not among the first {sites} sites, so not served: {', '.join(skipped[:10])}")
+            parsed = replace(parsed, faults={k: v for k, v in parsed.faults.items() if k in served})
+    effective_seed = seed if seed is not None else (parsed.seed if parsed is not None and parsed.seed else 1)
+    simulator = Simulator(inv, parsed, seed=effective_seed, fault_rate=fault_rate, truth_file=truth_file)
     try:
         asyncio.run(_serve(simulator, control_port, started))
     except SimError as exc:
@@ -106,9 +117,8 @@ async def _serve(simulator: Simulator, control_port: int, started: float) -> Non
         f"SNMP udp/{_ports(info['snmp_ports'])}, SSH tcp/{_ports(info['ssh_ports'])}; "
         f"{info['faults']} fault(s) active; {rss:.0f} MB"
     )
-    deps.err.print(
-        f"ground truth and fault control: http://127.0.0.1:{control_port}/truth   (Ctrl-C to stop)"
-    )
+    host, port = simulator.control_address or ("127.0.0.1", control_port)
+    deps.err.print(f"ground truth and fault control: http://{host}:{port}/truth   (Ctrl-C to stop)")
     await stop.wait()
     deps.err.print("stopping…")
     await simulator.stop()

@@ -67,8 +67,10 @@ class DeviceState:
     faults: dict[FaultKind, Fault] = field(default_factory=dict)
     fault_since: dict[FaultKind, float] = field(default_factory=dict)  # monotonic
     drift_undo: list[tuple[str, str]] = field(default_factory=list)  # (drifted, original)
+    # What finished faults left behind, so counters never jump or run backwards when one clears.
+    wan_down_seconds: float = 0.0
+    error_backlog: int = 0
     snmp_keys: dict[bytes, LocalKeys] = field(default_factory=dict)
-    ssh_sessions: int = 0
     ssh_user: str = ""
     tree: ConfigTree | None = None  # routers: running configuration, built on first use
     saved: list[str] = field(default_factory=list)  # configuration as last saved
@@ -111,10 +113,31 @@ class DeviceState:
 
     def _active_seconds(self, iface: Interface, now: float) -> float:
         """Seconds the interface has carried traffic (it stops counting while down)."""
-        end = now
-        if iface.role is IfRole.WAN and FaultKind.WAN_DOWN in self.fault_since:
-            end = min(now, self.fault_since[FaultKind.WAN_DOWN])
-        return max(0.0, end - self.boot) if iface.role is not IfRole.UNUSED else 0.0
+        if iface.role is IfRole.UNUSED:
+            return 0.0
+        seconds = now - self.boot
+        if iface.role is IfRole.WAN:
+            seconds -= self.wan_down_seconds
+            if FaultKind.WAN_DOWN in self.fault_since:
+                seconds -= max(0.0, now - self.fault_since[FaultKind.WAN_DOWN])
+        return max(0.0, seconds)
+
+    def _fault_errors(self, iface: Interface, now: float) -> int:
+        fault = self.faults.get(FaultKind.IF_ERRORS)
+        if fault is None or iface.role is not IfRole.WAN:
+            return 0
+        since = self.fault_since[FaultKind.IF_ERRORS]
+        packets_since = iface.in_rate / 600 * max(0.0, now - since)
+        # A bad line has errored the same share of packets for a while before the fault was noticed.
+        return int(fault.number("error_rate") * (packets_since + iface.in_rate / 600 * 3600))
+
+    def end_fault(self, kind: FaultKind, now: float) -> None:
+        """Carry what an ending fault did into the counters' base (call before removing it)."""
+        wan = self.wan
+        if kind is FaultKind.WAN_DOWN and kind in self.fault_since:
+            self.wan_down_seconds += max(0.0, now - self.fault_since[kind])
+        if kind is FaultKind.IF_ERRORS and wan is not None:
+            self.error_backlog += self._fault_errors(wan, now)
 
     def in_octets(self, iface: Interface, now: float) -> int:
         return iface.base_octets + int(iface.in_rate * self._active_seconds(iface, now))
@@ -130,13 +153,9 @@ class DeviceState:
 
     def in_errors(self, iface: Interface, now: float) -> int:
         base = self.in_packets(iface, now) // 2_000_000  # a healthy line: a handful a day
-        fault = self.faults.get(FaultKind.IF_ERRORS)
-        if fault is None or iface.role is not IfRole.WAN:
+        if iface.role is not IfRole.WAN:
             return base
-        since = self.fault_since[FaultKind.IF_ERRORS]
-        packets_since = iface.in_rate / 600 * max(0.0, now - since)
-        # A bad line has errored the same share of packets for a while before the fault was noticed.
-        return base + int(fault.number("error_rate") * (packets_since + iface.in_rate / 600 * 3600))
+        return base + self.error_backlog + self._fault_errors(iface, now)
 
     def sla(self) -> tuple[float, float, float, bool]:
         """(rtt ms, loss %, jitter ms, reachable) of the probe toward the bridge."""

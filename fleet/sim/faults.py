@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +44,18 @@ class FaultKind(StrEnum):
 
 ALL_ROLES = frozenset(Role)
 SSH_ROLES = frozenset({Role.ROUTER, Role.CODEC})
+
+
+# Inclusive ranges for numeric fault parameters; anything else (NaN, inf, negative) is refused.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "delay_ms": (0, 600_000),
+    "rate": (0, 1),
+    "error_rate": (0, 1),
+    "rtt_ms": (0, 60_000),
+    "loss_pct": (0, 100),
+    "jitter_ms": (0, 60_000),
+    "after_lines": (0, 100_000),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +160,21 @@ def make_fault(kind: FaultKind, role: Role, params: dict[str, Any]) -> Fault:
                 number = float(value)
             except (TypeError, ValueError):
                 raise ValueError(f"parameter '{name}' must be a number, not {value!r}") from None
-            if number < 0 or (name in {"rate", "error_rate"} and number > 1):
-                raise ValueError(f"parameter '{name}' is out of range: {value!r}")
+            low, high = PARAM_RANGES[name]
+            if not math.isfinite(number) or not low <= number <= high:
+                raise ValueError(f"parameter '{name}' must be between {low:g} and {high:g}, not {value!r}")
             clean[name] = number
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError(f"parameter '{name}' must be a single value, not {value!r}")
         else:
-            clean[name] = str(value)
+            clean[name] = text_param(name, str(value))
     return Fault(kind, clean)
+
+
+def text_param(name: str, value: str) -> str:
+    if len(value) > 128 or any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError(f"parameter '{name}' must be one short line of text")
+    return value
 
 
 def load_scenario(path: Path, roles: dict[str, Role]) -> Scenario:
@@ -204,7 +228,7 @@ def _scalar(node: Any) -> str | None:
 
 def _int(path: Path, line: int, name: str, node: Any, problems: list[Problem]) -> int:
     text = _scalar(node)
-    if text is None or not text.lstrip("-").isdigit():
+    if text is None or not re.fullmatch(r"-?[0-9]{1,18}", text):
         problems.append(Problem(path, line, name, text, "must be a whole number"))
         return 0
     return int(text)
@@ -254,7 +278,10 @@ def _fault_entry(
     if not isinstance(node, MappingNode):
         problems.append(Problem(path, line, None, None, "each fault is a mapping: device, fault, parameters"))
         return
-    values = {str(k.value): (_scalar(v), v.start_mark.line + 1) for k, v in node.value}
+    values: dict[str, tuple[Any, int]] = {
+        str(k.value): (_scalar(v) if isinstance(v, ScalarNode) else [], v.start_mark.line + 1)
+        for k, v in node.value
+    }
     device, device_line = values.pop("device", (None, line))
     kind_text, kind_line = values.pop("fault", (None, line))
     if not device:

@@ -39,6 +39,7 @@ from fleet.sim.snmp.mib import MibView
 from fleet.store.types import utcnow
 
 log = logging.getLogger(__name__)
+MAX_BODY = 65536
 
 
 class SimError(FleetError):
@@ -84,6 +85,9 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
     def _send(self, reply: bytes, addr: tuple[str | Any, int]) -> None:
+        faults = self.served.state.faults
+        if FaultKind.POWERED_OFF in faults or FaultKind.SNMP_DEAD in faults:
+            return  # the device died while the late answer was on its way
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
@@ -112,6 +116,10 @@ class Simulator:
         self.stats = Stats()
         self.devices: dict[str, Served] = {}
         self.started_at = utcnow()
+        self.started = time.monotonic()
+        # snmpEngineBoots must grow with each restart while snmpEngineTime starts again (RFC 3414):
+        # seconds since 2020 do both without keeping state on disk.
+        self.engine_boots = max(1, int(time.time()) - 1_577_836_800)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._control: asyncio.Server | None = None
         self.control_address: tuple[str, int] | None = None
@@ -178,6 +186,11 @@ class Simulator:
             auth_pw, priv_pw = secret(profile.snmp_auth_key), secret(profile.snmp_priv_key)
             assert auth is not None and priv is not None  # noqa: S101 - validated inventory
             user = profile.snmp_user.encode()
+            if auth_pw and priv_pw:  # missing secrets are reported together once all are known
+                try:  # refuse at start-up what would fail on every packet later
+                    usm.local_keys(auth, auth_pw, priv, priv_pw, state.engine_id)
+                except ValueError as exc:
+                    raise SimError(f"credential profile {profile.name}: {exc}") from None
 
             def keys(state: DeviceState = state) -> usm.LocalKeys:
                 cached = state.snmp_keys.get(user)
@@ -187,7 +200,7 @@ class Simulator:
                 return cached
 
             users[user] = keys
-        return Identity(communities, state.engine_id, 1, now - (now - state.boot), users)
+        return Identity(communities, state.engine_id, self.engine_boots, self.started, users)
 
     def _apply_scenario(self) -> None:
         roles = [(name, s.state.role) for name, s in self.devices.items()]
@@ -233,7 +246,13 @@ class Simulator:
                             f"cannot listen on {record.mgmt_address}:{record.ssh_port}/tcp: {exc}"
                         ) from None
         if control_port is not None:
-            self._control = await asyncio.start_server(self._http, "127.0.0.1", control_port)
+            try:
+                self._control = await asyncio.start_server(self._http, "127.0.0.1", control_port, limit=65536)
+            except OSError as exc:
+                await self.stop()
+                raise SimError(
+                    f"cannot listen on 127.0.0.1:{control_port} for fault control: {exc.strerror}"
+                ) from None
             sockname = self._control.sockets[0].getsockname()
             self.control_address = (sockname[0], sockname[1])
         self.write_truth()
@@ -280,9 +299,12 @@ class Simulator:
         kind = fault.kind
         if state.role not in FAULTS[kind].roles:
             raise ValueError(f"{kind.value} does not apply to {state.name} (a {state.role.value})")
+        if kind in state.faults:
+            state.end_fault(kind, time.monotonic())
+        already_drifted = kind is FaultKind.CONFIG_DRIFT and kind in state.faults
         state.faults[kind] = fault
         state.fault_since[kind] = time.monotonic()
-        if kind is FaultKind.CONFIG_DRIFT:
+        if kind is FaultKind.CONFIG_DRIFT and not already_drifted:
             MODELS[state.driver].drift(state)
         if kind is FaultKind.POWERED_OFF and served.listener is not None and self._loop is not None:
             served.listener.close(self._loop)
@@ -299,9 +321,12 @@ class Simulator:
         state = served.state
         kinds = [kind] if kind is not None else list(state.faults)
         cleared = []
+        now = time.monotonic()
         for k in kinds:
-            if state.faults.pop(k, None) is None:
+            if k not in state.faults:
                 continue
+            state.end_fault(k, now)
+            del state.faults[k]
             state.fault_since.pop(k, None)
             cleared.append(k)
             if k is FaultKind.CONFIG_DRIFT:
@@ -363,10 +388,15 @@ class Simulator:
                 k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)
             }
             length = int(headers.get("content-length", "0"))
+            if not 0 <= length <= MAX_BODY:
+                raise ValueError(f"body of {length} bytes (at most {MAX_BODY})")
             body = await asyncio.wait_for(reader.readexactly(length), timeout=10) if length else b""
             status, payload = self._route(method, target, body)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as exc:
             status, payload = 400, {"error": f"bad request: {exc}"}
+        except Exception as exc:  # never leave a control client hanging
+            log.exception("control request failed")
+            status, payload = 500, {"error": f"internal error: {exc}"}
         data = (
             json.dumps(payload, ensure_ascii=False).encode()
             if not isinstance(payload, str)
@@ -397,6 +427,8 @@ class Simulator:
                 return 200, self.running_config(path.split("/")[2])
             if path == "/faults" and method in {"POST", "DELETE"}:
                 data = json.loads(body or b"{}")
+                if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict | None):
+                    return 400, {"error": "the body must be a JSON object; 'params' an object"}
                 device = str(data.get("device", ""))
                 kind = FaultKind(data["fault"]) if data.get("fault") else None
                 if method == "POST":
@@ -407,6 +439,8 @@ class Simulator:
                 return 200, {"device": device, "cleared": [k.value for k in self.clear_fault(device, kind)]}
         except SimError as exc:
             return 404, {"error": str(exc)}
+        except OSError as exc:
+            return 500, {"error": f"cannot do that now: {exc.strerror}"}
         except (ValueError, KeyError, TypeError) as exc:
             return 400, {"error": str(exc)}
         return 404, {"error": f"no route for {method} {path}"}

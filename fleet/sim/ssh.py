@@ -25,6 +25,7 @@ from fleet.sim.faults import FaultKind
 log = logging.getLogger(__name__)
 
 SILENT_HOLD_SECONDS = 300.0  # how long a "no banner" device keeps a connection open in silence
+MAX_LINE = 4096  # characters kept of one input line; a real CLI's buffer is smaller still
 SERVER_VERSION = {"cisco_ios": "Cisco-1.25", "huawei_vrp": "-", "cisco_ce": "OpenSSH_8.9"}
 
 
@@ -63,12 +64,29 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         return True  # answered once the session has started
 
     def _exec(self, command: str) -> None:
-        reply = self._cli.handle(command)
+        delay = self._delay()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._run_exec, command)
+        else:
+            self._run_exec(command)
+
+    def _run_exec(self, command: str) -> None:
+        if self._closing:
+            return
+        reply = self._handle(command)
         if reply.reset:
             self._abort()
             return
         self._write(reply.output + "\n" if reply.output else "")
+        self._closing = True
         self._chan.exit(0)
+
+    def _handle(self, line: str) -> Reply:
+        try:
+            return self._cli.handle(line)
+        except Exception:  # a simulator bug must not hang the session; say so and carry on
+            log.exception("CLI failed on %r", line)
+            return Reply("% Internal error in the simulated CLI")
 
     def session_started(self) -> None:
         command = self._chan.get_command()
@@ -97,10 +115,10 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
                 self._last_cr = False
                 if ch in "\x08\x7f":
                     self._buffer = self._buffer[:-1]
-                elif ch == "\x1a":  # Ctrl-Z ends configuration mode on IOS
-                    self._queue.append("end")
+                elif ch == "\x1a":  # Ctrl-Z: each CLI says what it means (IOS: end, VRP: return)
+                    self._queue.append("\x1a")
                     self._buffer = ""
-                elif ch >= " ":
+                elif ch >= " " and len(self._buffer) < MAX_LINE:
                     self._buffer += ch
         self._drain()
 
@@ -115,9 +133,11 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             self._answer(line, False)
 
     def _answer(self, line: str, delayed: bool) -> None:
+        if delayed:
+            self._busy = False
         if self._closing:
             return
-        reply: Reply = self._cli.handle(line)
+        reply = self._handle(line)
         if reply.reset:
             self._abort()
             return
@@ -130,10 +150,11 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             self._chan.close()
             return
         if delayed:
-            self._busy = False
             self._drain()
 
     def _write(self, text: str) -> None:
+        if self._chan is None or self._chan.is_closing():
+            return
         self._chan.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
 
     def _write_later(self, text: str) -> None:
@@ -155,7 +176,11 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             conn.abort()
 
     def eof_received(self) -> bool:
+        self._closing = True
         return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
 
     def break_received(self, msec: int) -> bool:
         return False
@@ -182,7 +207,6 @@ class DeviceSshServer(asyncssh.SSHServer):
         return username == self._state.ssh_user and password == self._password
 
     def session_requested(self) -> CliSession:
-        self._state.ssh_sessions += 1
         return CliSession(self._make_cli(), self._delay)
 
 
@@ -199,6 +223,7 @@ class SshListener:
         self._sock: socket.socket | None = None
         self._silent: set[socket.socket] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._connections: set[asyncssh.SSHServerConnection] = set()
 
     @property
     def listening(self) -> bool:
@@ -225,6 +250,9 @@ class SshListener:
         for conn in self._silent:
             conn.close()
         self._silent.clear()
+        for connection in list(self._connections):
+            connection.abort()  # a powered-off device drops its sessions too
+        self._connections.clear()
 
     def _accept(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._sock is None:
@@ -253,7 +281,13 @@ class SshListener:
 
     async def _serve(self, conn: socket.socket) -> None:
         try:
-            await asyncssh.run_server(conn, options=self._options())
+            connection = await asyncssh.run_server(conn, options=self._options())
         except (OSError, asyncssh.Error) as exc:
             log.debug("%s: SSH connection ended: %s", self.state.name, exc)
             conn.close()
+            return
+        self._connections.add(connection)
+        try:
+            await connection.wait_closed()
+        finally:
+            self._connections.discard(connection)

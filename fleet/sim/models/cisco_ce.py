@@ -205,7 +205,7 @@ class CodecCli:
 
     def handle(self, line: str) -> Reply:
         text = line.strip()
-        if not text:
+        if not text or text == "\x1a":
             return Reply()
         words = text.split()
         head = words[0].lower()
@@ -223,7 +223,13 @@ class CodecCli:
 
     def _status(self, query: list[str]) -> Reply:
         lines = [(p, v) for p, v in status_lines(self.d, self.clock()) if _matches(query, _words(p))]
-        if not lines and query and query[0].lower() not in {r.lower() for r in STATUS_ROOTS}:
+        may_be_empty = {"call", "diagnostics"}  # no call, no problems: an empty answer is right
+        if (
+            not lines
+            and query
+            and (len(query) > 1 or query[0].lower() not in {r.lower() for r in STATUS_ROOTS})
+            and query[0].lower() not in may_be_empty
+        ):
             xpath = "Status/" + "/".join(query)
             return Reply(
                 f'*r Status (status=Error): \n*r Status Reason: "No match on address expression."\n'
@@ -248,11 +254,14 @@ class CodecCli:
                 return Reply(reset=True)
             self.pushed += 1
             value = value.strip()
-            quoted = not (value.startswith('"') and value.endswith('"'))
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if '"' in value or len(value) > 255:
+                return Reply(
+                    f'*c xConfiguration {known[key.lower()]} (error=True): "Illegal value"\n** end\n\nERROR'
+                )
             old = settings[known[key.lower()]]
-            if old.startswith('"') and quoted:
-                value = f'"{value}"'
-            settings[known[key.lower()]] = value
+            settings[known[key.lower()]] = f'"{value}"' if old.startswith('"') else value
             return Reply("** end\n\nOK")
         query = _words(rest)
         lines = [(k, v) for k, v in sorted(settings.items()) if _matches(query, _words(k))]

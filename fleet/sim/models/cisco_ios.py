@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from fleet.sim.cli_base import Reply, caret_error, reset_now
 from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, IfRole, Interface
-from fleet.sim.models.commands import Command, MatchError, match
+from fleet.sim.models.commands import Command, MatchError, match, output_filter
 from fleet.sim.models.common import dotted_mac, interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section, bad_second_word, drift_line, undo_drift
+from fleet.sim.models.config import ConfigTree, Section, drift_line, expand_second_word, undo_drift
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "16.9.4"
@@ -189,25 +189,106 @@ SECOND_WORDS = {
     "clock": ("summer-time", "timezone"),
     "service": ("password-encryption", "tcp-keepalives-in", "tcp-keepalives-out", "timestamps"),
 }  # fmt: skip
-SUB_MODES = {
-    "interface": ("config-if", ("bandwidth", "default", "description", "do", "duplex", "end", "exit", "ip",
-                                "ipv6", "load-interval", "media-type", "mtu", "negotiation", "no",
-                                "service-policy", "shutdown", "speed")),
-    "ip sla": ("config-ip-sla", ("do", "end", "exit", "frequency", "icmp-echo", "icmp-jitter", "no",
-                                 "request-data-size", "tag", "threshold", "timeout", "tos", "udp-jitter")),
-    "line": ("config-line", ("do", "end", "exec-timeout", "exit", "logging", "login", "no", "password",
-                             "privilege", "session-timeout", "transport")),
+_SLA_WORDS = (
+    "do",
+    "end",
+    "exit",
+    "frequency",
+    "history",
+    "icmp-echo",
+    "icmp-jitter",
+    "no",
+    "owner",
+    "request-data-size",
+    "tag",
+    "threshold",
+    "timeout",
+    "tos",
+    "udp-jitter",
+    "verify-data",
+    "vrf",
+)
+# Words each sub-mode takes; None: a mode whose contents fleet does not check (routing, QoS maps).
+SUB_MODES: dict[str, tuple[str, ...] | None] = {
+    "config-if": (
+        "bandwidth",
+        "default",
+        "description",
+        "do",
+        "duplex",
+        "end",
+        "exit",
+        "ip",
+        "ipv6",
+        "load-interval",
+        "media-type",
+        "mtu",
+        "negotiation",
+        "no",
+        "service-policy",
+        "shutdown",
+        "speed",
+    ),
+    "config-ip-sla": _SLA_WORDS,
+    "config-ip-sla-jitter": _SLA_WORDS,
+    "config-line": (
+        "do",
+        "end",
+        "exec-timeout",
+        "exit",
+        "logging",
+        "login",
+        "no",
+        "password",
+        "privilege",
+        "session-timeout",
+        "transport",
+    ),
+    "config-router": None,
+    "config-pmap": None,
+    "config-pmap-c": None,
+    "config-cmap": None,
+    "config-cp": None,
+}
+# Second keywords inside sub-modes (the global table applies in global configuration).
+SUB_SECOND_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "config-if": {"ip": ("access-group", "address", "flow", "helper-address", "mtu", "nat", "ospf", "policy",
+                         "proxy-arp", "redirects", "tcp", "unreachables", "virtual-reassembly")},
 }  # fmt: skip
+NEEDS_ARGUMENT = frozenset(
+    {
+        "hostname",
+        "interface",
+        "description",
+        "ntp",
+        "snmp-server",
+        "logging",
+        "ip",
+        "username",
+        "clock",
+        "line",
+        "router",
+        "policy-map",
+        "class-map",
+        "no",
+        "service",
+    }
+)
+INTERFACE_TYPES = ("GigabitEthernet", "TenGigabitEthernet", "Loopback", "Tunnel", "Null", "Vlan", "Dialer")  # fmt: skip
 
 
-def normalise_interface(name: str) -> str:
-    lower = name.lower()
-    for short, full in SHORT.items():
-        if lower.startswith(full.lower()):
-            return full + name[len(full) :]
-        if lower.startswith(short) and (len(name) == len(short) or not name[len(short)].isalpha()):
-            return full + name[len(short) :]
-    return name
+def normalise_interface(words: list[str]) -> str:
+    """'Gi0/0/1', 'gig 0/0/1', 'GigabitEthernet 0/0/1' -> 'GigabitEthernet0/0/1'."""
+    name = "".join(words)
+    kind = name.rstrip("0123456789/.:")
+    digits_start = len(kind)
+    while digits_start > 0 and not name[digits_start - 1].isalpha():
+        digits_start -= 1
+    kind, number = name[:digits_start], name[digits_start:]
+    if kind.lower() in SHORT:
+        return SHORT[kind.lower()] + number
+    matches = [t for t in INTERFACE_TYPES if t.lower().startswith(kind.lower())] if kind else []
+    return matches[0] + number if len(matches) == 1 else name
 
 
 class IosCli:
@@ -246,7 +327,7 @@ class IosCli:
         return f"{host}#" if self.mode == "exec" else f"{host}({self.mode})#"
 
     def handle(self, line: str) -> Reply:
-        if not line.strip():
+        if not line.strip() or (line == "\x1a" and self.mode == "exec"):
             return Reply()
         if self.mode == "exec":
             return self._exec(line)
@@ -260,13 +341,14 @@ class IosCli:
         return Reply(caret_error(self.prompt(), line, position, "% Invalid input detected at '^' marker.\n"))
 
     def _exec(self, line: str) -> Reply:
-        found = match(line, self.exec_table)
+        command, keep = output_filter(line)
+        found = match(command, self.exec_table)
         if found.command is None:
             return self._error(line, found.error or MatchError.INVALID, found.position)
         result = found.command.handler(found.args)
         if result is None:
             return Reply(close=True)
-        return Reply(str(result))
+        return Reply(keep(str(result)))
 
     # --- configuration mode ------------------------------------------------------------------
 
@@ -275,10 +357,18 @@ class IosCli:
         self.section = None
         return "Enter configuration commands, one per line.  End with CNTL/Z."
 
+    def _keyword(self, first: str, allowed: tuple[str, ...]) -> str | MatchError | None:
+        if first in allowed:
+            return first
+        candidates = [w for w in allowed if w.startswith(first)]
+        if len(candidates) == 1:
+            return candidates[0]
+        return MatchError.AMBIGUOUS if candidates else None
+
     def _config(self, line: str) -> Reply:
         words = line.split()
         first = words[0].lower()
-        if first == "end":
+        if first in {"end", "\x1a"}:
             self.mode, self.section = "exec", None
             return Reply()
         if first == "exit":
@@ -289,56 +379,63 @@ class IosCli:
             return Reply()
         if first == "do":
             return self._exec(line[2:].strip())
-        allowed = (
-            GLOBAL_WORDS
-            if self.mode == "config"
-            else next((words_ for key, (mode, words_) in SUB_MODES.items() if mode == self.mode), ())
-        )
-        candidates = [w for w in allowed if w.startswith(first)]
-        if first not in allowed and len(candidates) != 1:
-            if len(candidates) > 1:
-                return Reply(f'% Ambiguous command:  "{line}"')
+        allowed = GLOBAL_WORDS if self.mode == "config" else SUB_MODES.get(self.mode)
+        keyword = first if allowed is None else self._keyword(first, allowed)
+        second = SECOND_WORDS if self.mode == "config" else SUB_SECOND_WORDS.get(self.mode, {})
+        if (
+            isinstance(keyword, str)
+            and self.mode != "config"
+            and expand_second_word(words, second, keyword) is None
+        ):
+            keyword = None  # not a command of this sub-mode: try it globally
+        if keyword is None and self.mode != "config":
+            # Like IOS: a line the sub-mode does not know is tried at the global level, leaving it.
+            keyword = self._keyword(first, GLOBAL_WORDS)
+            if isinstance(keyword, str):
+                self.mode, self.section = "config", None
+                second = SECOND_WORDS
+        if keyword is MatchError.AMBIGUOUS:
+            return Reply(f'% Ambiguous command:  "{line}"')
+        if not isinstance(keyword, str):
             return self._error(line, MatchError.INVALID, 0)
-        keyword = first if first in allowed else candidates[0]
-        if bad_second_word(words, SECOND_WORDS, keyword):
+        if len(words) == 1 and keyword in NEEDS_ARGUMENT:
+            return self._error(line, MatchError.INCOMPLETE, len(line))
+        expanded = expand_second_word(words, second, keyword)
+        if expanded is None:
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         if reset_now(self.d, self.pushed):
             return Reply(reset=True)
         self.pushed += 1
-        rest = words[1:]
+        rest = expanded[1:]
         tree = tree_of(self.d)
         if self.mode == "config" and keyword == "interface":
-            if not rest:
-                return self._error(line, MatchError.INCOMPLETE, len(line))
-            self.section = tree.enter(f"interface {normalise_interface(rest[0])}")
+            self.section = tree.enter(f"interface {normalise_interface(rest)}")
             self.mode = "config-if"
             return Reply()
         if (
             self.mode == "config"
             and keyword == "ip"
-            and rest[:1] == ["sla"]
             and len(rest) == 2
+            and rest[0] == "sla"
             and rest[1].isdigit()
         ):
             self.section = tree.enter(f"ip sla {rest[1]}")
             self.mode = "config-ip-sla"
             return Reply()
-        if self.mode == "config" and keyword == "line":
-            self.section = tree.enter("line " + " ".join(rest))
-            self.mode = "config-line"
-            return Reply()
-        if self.mode == "config" and keyword in {"router", "policy-map", "class-map", "control-plane"}:
+        if self.mode == "config" and keyword in {
+            "line",
+            "router",
+            "policy-map",
+            "class-map",
+            "control-plane",
+        }:
             self.section = tree.enter(" ".join([keyword, *rest]))
-            self.mode = {
-                "router": "config-router",
-                "policy-map": "config-pmap",
-                "class-map": "config-cmap",
-            }.get(keyword, "config-cp")
+            self.mode = {"line": "config-line", "router": "config-router", "policy-map": "config-pmap",
+                         "class-map": "config-cmap"}.get(keyword, "config-cp")  # fmt: skip
             return Reply()
-        text = " ".join([keyword, *rest])
         if self.mode == "config-ip-sla" and keyword in {"udp-jitter", "icmp-jitter"}:
             self.mode = "config-ip-sla-jitter"
-        tree.apply(text, self.section if self.mode != "config" else None)
+        tree.apply(" ".join([keyword, *rest]), self.section if self.mode != "config" else None)
         return Reply()
 
     def write_memory(self, _args: list[str]) -> str:
@@ -394,10 +491,10 @@ Configuration register is 0x2102
         return "\n".join(rows)
 
     def show_interfaces(self, args: list[str]) -> str:
-        wanted = normalise_interface(args[0]) if args else None
+        wanted = normalise_interface(args) if args else None
         blocks = [self._interface_block(i) for i in self.d.interfaces if wanted in (None, i.name)]
         if not blocks:
-            return self._error(f"show interfaces {args[0]}", MatchError.INVALID, 16).output
+            return self._error(f"show interfaces {' '.join(args)}", MatchError.INVALID, 16).output
         return "\n".join(blocks)
 
     def _interface_block(self, iface: Interface) -> str:

@@ -59,3 +59,26 @@ def match(line: str, table: list[Command]) -> Match:
     if complete:
         return Match(complete[0], [])
     return Match(None, [], MatchError.INCOMPLETE, len(line))
+
+
+def output_filter(line: str) -> tuple[str, Callable[[str], str]]:
+    """Split off an output modifier ('| include ntp', '| exclude', '| begin') as IOS and VRP have."""
+    command, bar, modifier = line.partition("|")
+    if not bar:
+        return line, lambda text: text
+    verb, _, pattern = modifier.strip().partition(" ")
+    pattern = pattern.strip()
+    verb = verb.lower()
+    if "include".startswith(verb):
+        return command, lambda text: "\n".join(x for x in text.splitlines() if pattern in x)
+    if "exclude".startswith(verb):
+        return command, lambda text: "\n".join(x for x in text.splitlines() if pattern not in x)
+    if "begin".startswith(verb):
+
+        def begin(text: str) -> str:
+            lines = text.splitlines()
+            start = next((i for i, x in enumerate(lines) if pattern in x), len(lines))
+            return "\n".join(lines[start:])
+
+        return command, begin
+    return line, lambda text: text

@@ -116,7 +116,17 @@ def undo_drift(tree: ConfigTree, undo: list[tuple[str, str]]) -> None:
     undo.clear()
 
 
-def bad_second_word(words: list[str], second: dict[str, tuple[str, ...]], keyword: str) -> bool:
-    """Whether the word after ``keyword`` is no keyword it takes (a typo such as 'ntp servr')."""
+def expand_second_word(
+    words: list[str], second: dict[str, tuple[str, ...]], keyword: str
+) -> list[str] | None:
+    """The line's words with the one after ``keyword`` spelled out, or None for a typo ('ntp servr')."""
     allowed = second.get(keyword)
-    return allowed is not None and len(words) > 1 and not any(w.startswith(words[1]) for w in allowed)
+    if allowed is None or len(words) < 2:
+        return [keyword, *words[1:]]
+    typed = words[1].lower()
+    matches = [w for w in allowed if w.lower() == typed] or [
+        w for w in allowed if w.lower().startswith(typed)
+    ]
+    if len(matches) != 1:
+        return None
+    return [keyword, matches[0], *words[2:]]

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from fleet.sim.cli_base import Reply, caret_error, reset_now
 from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, Interface
-from fleet.sim.models.commands import Command, MatchError, match
+from fleet.sim.models.commands import Command, MatchError, match, output_filter
 from fleet.sim.models.common import interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section, bad_second_word, drift_line, undo_drift
+from fleet.sim.models.config import ConfigTree, Section, drift_line, expand_second_word, undo_drift
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "V300R003C00SPC200"
@@ -168,7 +168,16 @@ SECOND_WORDS = {
     "info-center": ("enable", "loghost", "source", "timestamp"),
     "clock": ("daylight-saving-time", "timezone"),
 }  # fmt: skip
-VIEW_PROMPTS = {"interface": "{}", "nqa": "nqa-{}-{}", "user-interface": "ui-{}{}"}
+# Words each sub-view takes (besides undo, quit, return and display).
+VIEW_WORDS_BY_KIND = {
+    "interface": ("description", "duplex", "ip", "mtu", "negotiation", "port", "qos", "shutdown", "speed",
+                  "traffic-policy"),
+    "nqa": ("codec-type", "destination-address", "destination-port", "frequency", "interval",
+            "jitter-packetnum", "probe-count", "source-address", "start", "stop", "test-type"),
+    "user-interface": ("authentication-mode", "history-command", "idle-timeout", "protocol", "screen-length",
+                       "user"),
+}  # fmt: skip
+NAVIGATION = ("display", "quit", "return", "undo")
 
 
 class VrpCli:
@@ -176,6 +185,7 @@ class VrpCli:
         self.d = state
         self.clock = clock
         self.view = "user"  # user, system, or a sub-view suffix for the prompt
+        self.view_kind = "user"  # user, system, interface, nqa or user-interface
         self.section: Section | None = None
         self.confirming = False
         self.pushed = 0
@@ -221,9 +231,9 @@ class VrpCli:
                     "Now saving the current configuration to the slot 0.\nInfo: Save the configuration successfully."
                 )
             return Reply()
-        if not line.strip():
+        if not line.strip() or (line == "\x1a" and self.view_kind == "user"):
             return Reply()
-        if self.view == "user":
+        if self.view_kind == "user":
             return self._user(line)
         return self._system(line)
 
@@ -236,7 +246,8 @@ class VrpCli:
         return Reply(caret_error(self.prompt(), line, position, text))
 
     def _user(self, line: str) -> Reply:
-        found = match(line, self.table)
+        command, keep = output_filter(line)
+        found = match(command, self.table)
         if found.command is None:
             return self._error(line, found.error or MatchError.INVALID, found.position)
         result = found.command.handler(found.args)
@@ -244,48 +255,62 @@ class VrpCli:
             return Reply(close=True)
         if isinstance(result, Reply):
             return result
-        return Reply(str(result))
+        return Reply(keep(str(result)))
 
     def _system(self, line: str) -> Reply:
         words = line.split()
         first = words[0].lower()
-        if first == "return":
-            self.view, self.section = "user", None
+        if first == "\x1a":  # Ctrl-Z
+            first = "return"
+        kind = self.view_kind
+        allowed = SYSTEM_WORDS if kind == "system" else VIEW_WORDS_BY_KIND[kind] + NAVIGATION
+        keyword = _unique(first, allowed)
+        if keyword is None and kind != "system":
+            # VRP runs a system-view command typed in a sub-view there, leaving the sub-view.
+            keyword = _unique(first, SYSTEM_WORDS)
+            if keyword is not None and keyword not in NAVIGATION:
+                self.view, self.view_kind, self.section = "system", "system", None
+        if keyword is None:
+            ambiguous = [w for w in allowed if w.startswith(first)]
+            return self._error(line, MatchError.AMBIGUOUS if ambiguous else MatchError.INVALID, 0)
+        if keyword == "return":
+            self.view, self.view_kind, self.section = "user", "user", None
             return Reply()
-        if first == "quit":
-            if self.view == "system":
-                self.view = "user"
+        if keyword == "quit":
+            if self.view_kind == "system":
+                self.view, self.view_kind = "user", "user"
             else:
-                self.view, self.section = "system", None
+                self.view, self.view_kind, self.section = "system", "system", None
             return Reply()
-        if first == "display":
-            return self._user(line)
-        candidates = [w for w in SYSTEM_WORDS if w.startswith(first)]
-        if self.view == "system" and first not in SYSTEM_WORDS and len(candidates) != 1:
-            return self._error(line, MatchError.AMBIGUOUS if candidates else MatchError.INVALID, 0)
-        keyword = first if (first in SYSTEM_WORDS or self.view != "system") else candidates[0]
-        if bad_second_word(words, SECOND_WORDS, keyword):
+        if keyword == "display":
+            return self._user(" ".join(["display", *words[1:]]))
+        if len(words) == 1 and keyword in {"interface", "nqa", "user-interface", "sysname", "undo"}:
+            return self._error(line, MatchError.INCOMPLETE, len(line) + 1)
+        expanded = expand_second_word(words, SECOND_WORDS, keyword)
+        if expanded is None:
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         if reset_now(self.d, self.pushed):
             return Reply(reset=True)
         self.pushed += 1
-        rest = words[1:]
+        rest = expanded[1:]
         tree = tree_of(self.d)
-        if self.view == "system" and keyword in VIEW_PROMPTS and rest:
-            if keyword == "interface":
-                name = "".join(rest)
-                self.section = tree.enter(f"interface {name}")
-                self.view = name
-            elif keyword == "nqa" and len(rest) == 3 and rest[0] == "test-instance":
-                self.section = tree.enter(f"nqa test-instance {rest[1]} {rest[2]}")
-                self.view = f"nqa-{rest[1]}-{rest[2]}"
-            elif keyword == "user-interface":
-                self.section = tree.enter("user-interface " + " ".join(rest))
-                self.view = "ui-" + "".join(rest[:2]) + ("-" + rest[2] if len(rest) > 2 else "")
-            else:
-                return self._error(line, MatchError.INCOMPLETE, len(line))
+        if self.view_kind == "system" and keyword == "interface":
+            name = "".join(rest)
+            self.section = tree.enter(f"interface {name}")
+            self.view, self.view_kind = name, "interface"
             return Reply()
-        tree.apply(" ".join([keyword, *rest]), self.section if self.view != "system" else None)
+        if self.view_kind == "system" and keyword == "nqa":
+            if len(rest) != 3 or rest[0] != "test-instance":
+                return self._error(line, MatchError.INCOMPLETE, len(line) + 1)
+            self.section = tree.enter(f"nqa test-instance {rest[1]} {rest[2]}")
+            self.view, self.view_kind = f"nqa-{rest[1]}-{rest[2]}", "nqa"
+            return Reply()
+        if self.view_kind == "system" and keyword == "user-interface":
+            self.section = tree.enter("user-interface " + " ".join(rest))
+            self.view = "ui-" + "".join(rest[:2]) + ("-" + rest[2] if len(rest) > 2 else "")
+            self.view_kind = "user-interface"
+            return Reply()
+        tree.apply(" ".join([keyword, *rest]), self.section if self.view_kind != "system" else None)
         return Reply()
 
     # --- commands ----------------------------------------------------------------------------
@@ -294,7 +319,7 @@ class VrpCli:
         return "Info: The configuration takes effect on the current user terminal interface only."
 
     def system_view(self, _args: list[str]) -> str:
-        self.view = "system"
+        self.view = self.view_kind = "system"
         return "Enter system view, return user view with Ctrl+Z."
 
     def save(self, _args: list[str]) -> Reply:
@@ -450,3 +475,10 @@ CPU utilization for five seconds: {cpu}%: one minute: {cpu}%: five minutes: {cpu
  reference clock ID: {NTP_SERVERS[0]}
  synchronization state: clock synchronized
 """
+
+
+def _unique(word: str, allowed: tuple[str, ...]) -> str | None:
+    if word in allowed:
+        return word
+    candidates = [w for w in allowed if w.startswith(word)]
+    return candidates[0] if len(candidates) == 1 else None

@@ -78,7 +78,7 @@ class Agent:
         self.stats.requests += 1
         try:
             version, pos = message.parse_version(data)
-            if version in (message.V1, message.V2C):
+            if version == message.V2C:  # SNMPv1 is not offered: fleet's inventory allows v2c and v3
                 return self._community(data, pos, version, ident, dev, now)
             if version == message.V3:
                 return self._v3(data, pos, ident, dev, now)
@@ -98,8 +98,6 @@ class Agent:
             self.stats.bad_community += 1
             return None
         pdu = message.parse_pdu(data, msg.pdu_pos)
-        if version == message.V1 and pdu.tag == ber.GET_BULK:
-            return None
         header = len(message.encode_community(version, msg.community, b""))
         reply = self.process(pdu, dev, now, MAX_MESSAGE - header - PDU_OVERHEAD)
         if reply is None:
@@ -170,7 +168,13 @@ class Agent:
 
     def _v3(self, data: bytes, pos: int, ident: Identity, dev: Any, now: float) -> bytes | None:
         msg = message.parse_v3(data, pos)
-        if msg.security_model != message.USM or (msg.flags & FLAG_PRIV and not msg.flags & FLAG_AUTH):
+        if (
+            msg.security_model != message.USM
+            or (msg.flags & FLAG_PRIV and not msg.flags & FLAG_AUTH)
+            or msg.max_size < 484  # RFC 3412: smaller than any SNMP engine must accept
+            or msg.time < 0
+            or msg.boots < 0
+        ):
             self.stats.dropped += 1
             return None
         engine_time = max(0, int(now - ident.started))
@@ -195,7 +199,11 @@ class Agent:
             return report(UNKNOWN_USER_NAMES, self._plain_request_id(data, msg))
         if not msg.flags & FLAG_AUTH or not msg.flags & FLAG_PRIV:
             return report(UNSUPPORTED_SEC_LEVELS, self._plain_request_id(data, msg))
-        keys = key_source()
+        try:
+            keys = key_source()
+        except ValueError:  # keys that cannot be made (refused at start-up; kept as a guard)
+            self.stats.dropped += 1
+            return None
         auth_len = usm.AUTH_LENGTH[keys.auth]
         if len(msg.auth_params) != auth_len:
             return report(WRONG_DIGESTS)
@@ -204,18 +212,13 @@ class Agent:
         if not hmac.compare_digest(usm.sign(keys, blanked), msg.auth_params):
             return report(WRONG_DIGESTS)
         if msg.boots != ident.engine_boots or abs(msg.time - engine_time) > TIME_WINDOW:
-            # Authenticated report, so the manager may trust our clock and retry.
-            count = self.stats.report(NOT_IN_TIME_WINDOWS)
-            report_pdu = message.encode_pdu(
-                ber.REPORT, 0, 0, 0, [message.varbind(NOT_IN_TIME_WINDOWS, counter32(count))]
-            )
-            scoped = message.encode_scoped_pdu(ident.engine_id, b"", report_pdu)
-            return self._wrap(msg, ident, engine_time, keys, scoped, encrypt=False)
+            # An authenticated report, so the manager may trust our clock and retry.
+            return report(NOT_IN_TIME_WINDOWS, 0, keys)
         try:
             encrypted, _end = ber.read_octets(data, msg.data_pos)
             plain = usm.decrypt(keys, msg.boots, msg.time, msg.priv_params, encrypted)
             _ctx_engine, ctx_name, pdu = message.parse_scoped_pdu(plain, 0)
-        except (BerError, ValueError):
+        except (BerError, ValueError, OverflowError):
             return report(DECRYPTION_ERRORS)
         # v3 framing: global data, security parameters (engine ID twice, user, 12-24 byte digest,
         # salt), the scoped PDU header and the AES length; 96 bytes covers them with room to spare.

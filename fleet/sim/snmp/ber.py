@@ -69,10 +69,10 @@ def encode_int(tag: int, value: int) -> bytes:
 
 
 def encode_oid(oid: tuple[int, ...]) -> bytes:
-    if len(oid) < 2:
-        raise ValueError("an OID has at least two arcs")
-    body = bytearray((oid[0] * 40 + oid[1],))
-    for arc in oid[2:]:
+    if len(oid) < 2 or oid[0] > 2 or (oid[0] < 2 and oid[1] > 39) or min(oid) < 0:
+        raise ValueError(f"not a valid OID: {oid}")
+    body = bytearray()
+    for arc in (oid[0] * 40 + oid[1], *oid[2:]):
         if arc < 0x80:
             body.append(arc)
             continue
@@ -133,20 +133,28 @@ def read_octets(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[start:end], end
 
 
+MAX_ARCS = 128
+MAX_ARC = 0xFFFFFFFF
+
+
 def decode_oid_body(body: bytes) -> tuple[int, ...]:
     if not body:
         raise BerError("empty OID")
-    first = body[0]
-    arcs = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
-    value = 0
-    for byte in body[1:]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
     if body[-1] & 0x80:
         raise BerError("OID ends inside an arc")
-    return tuple(arcs)
+    subids: list[int] = []
+    value = 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            subids.append(value)
+            value = 0
+    first = subids[0]
+    top = min(first // 40, 2)
+    arcs = (top, first - 40 * top, *subids[1:])
+    if len(arcs) > MAX_ARCS or max(arcs) > MAX_ARC:
+        raise BerError("OID too long or an arc too large")
+    return arcs
 
 
 def read_oid(data: bytes, pos: int) -> tuple[tuple[int, ...], int]:
