@@ -1,0 +1,1 @@
+"""Transports: SNMP and SSH, each turning library errors into fleet's own error kinds."""

@@ -1,0 +1,31 @@
+"""What can go wrong talking to a device, as fleet names it (never a library's exception)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fleet.errors import FleetError
+
+
+class TransportErrorKind(StrEnum):
+    TIMEOUT = "timeout"  # no answer in time (SNMP), or connect/read timed out (SSH)
+    REFUSED = "refused"  # TCP connection refused
+    RESET = "reset"  # the device dropped the connection
+    AUTH_FAILED = "auth_failed"  # SSH login refused; SNMPv3 wrong key or unknown user
+    BANNER_TIMEOUT = "banner_timeout"  # TCP open, no SSH banner
+    HOST_KEY_UNKNOWN = "host_key_unknown"  # not enrolled with 'fleet ssh trust'
+    HOST_KEY_CHANGED = "host_key_changed"  # differs from the enrolled key: refused, never replaced
+    MALFORMED = "malformed"  # an answer fleet cannot read
+    NO_SUCH_OBJECT = "no_such_object"  # the agent lacks an object the driver reads
+    PROTOCOL = "protocol"  # an SNMP error-status, a CLI error line
+    SECRET = "secret"  # noqa: S105 - a kind of error: a credential reference could not be resolved
+    INTERNAL = "internal"  # a bug in fleet: reported, never hidden
+
+
+class TransportError(FleetError):
+    """A failure talking to one device, with the kind and a readable detail."""
+
+    def __init__(self, kind: TransportErrorKind, detail: str) -> None:
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{kind.value}: {detail}")
