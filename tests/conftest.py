@@ -115,23 +115,24 @@ def fleet_cli(tmp_path: Path) -> Iterator[object]:
 
 # --- the simulator, once per test session --------------------------------------------------------
 
-SIM_SITES = 12  # sites 0-1 healthy controls, 2-9 faults, 10-11 scratch devices that tests change
+SIM_SITES = 13  # sites 0-1 healthy controls, 2-9 and 12 faults, 10-11 scratch devices that tests change
 
 
 def _sim_scenario(names: list[str]) -> str:
-    """Faults for sites 2..9 of the test inventory; sites 0 and 1 stay healthy as controls."""
-    site = [names[i * 3 : i * 3 + 3] for i in range(SIM_SITES)]  # router, codec, camera per site
+    """Faults per site (router, codec, camera); routers alternate Cisco IOS (even) and Huawei VRP (odd)."""
+    site = [names[i * 3 : i * 3 + 3] for i in range(SIM_SITES)]
     plan = [
-        (site[2][0], "wan_down", {}), (site[2][1], "sip_unregistered", {}), (site[2][2], "snmp_dead", {}),
-        (site[3][0], "if_errors", {}), (site[3][1], "camera_disconnected", {}), (site[3][2], "slow", {"delay_ms": 700}),
+        (site[2][0], "if_errors", {}), (site[2][1], "sip_unregistered", {}), (site[2][2], "snmp_dead", {}),
+        (site[3][0], "ssh_auth_failure", {}), (site[3][1], "camera_disconnected", {}), (site[3][2], "slow", {"delay_ms": 700}),
         (site[4][0], "poor_link", {}), (site[4][1], "microphone_missing", {}), (site[4][2], "loss", {"rate": 0.5}),
-        (site[5][0], "ssh_auth_failure", {}), (site[5][1], "display_disconnected", {}), (site[5][1], "in_call", {}),
+        (site[5][0], "ssh_no_banner", {}), (site[5][1], "display_disconnected", {}), (site[5][1], "in_call", {}),
         (site[5][2], "powered_off", {}),
-        (site[6][0], "ssh_no_banner", {}), (site[6][1], "clock_unsynced", {}), (site[6][1], "outdated_software", {}),
+        (site[6][1], "clock_unsynced", {}), (site[6][1], "outdated_software", {}), (site[6][1], "snmp_dead", {}),
         (site[6][2], "outdated_software", {}),
         (site[7][0], "config_drift", {}), (site[7][1], "config_drift", {}),
         (site[8][0], "reset_during_push", {"after_lines": 1}), (site[8][1], "reset_during_push", {"after_lines": 1}),
-        (site[9][0], "powered_off", {}), (site[9][1], "snmp_dead", {}),
+        (site[9][0], "wan_down", {}),  # its codec and camera are unreachable behind it
+        (site[12][0], "powered_off", {}),  # likewise
     ]  # fmt: skip
     lines = ["seed: 3", "faults:"]
     for device, fault, params in plan:

@@ -18,6 +18,7 @@ from tests.sim_helpers import keyscan, snmp, snmp_value, ssh_exec
 IF_OPER_WAN = "1.3.6.1.2.1.2.2.1.8.1"
 IF_IN_ERRORS_WAN = "1.3.6.1.2.1.2.2.1.14.1"
 RTT_SENSE = "1.3.6.1.4.1.9.9.42.1.2.10.1.2.10"
+NQA_COMPLETION = "1.3.6.1.4.1.2011.5.25.111.4.3.1.2.5.97.100.109.105.110.6.98.114.105.100.103.101.1"
 RTT_LATEST = "1.3.6.1.4.1.9.9.42.1.2.10.1.1.10"
 JITTER_AVG = "1.3.6.1.4.1.9.9.42.1.5.2.1.46.10"
 LOSS_SD = "1.3.6.1.4.1.9.9.42.1.5.2.1.26.10"
@@ -33,12 +34,12 @@ def names(sim: Any, index: int) -> list[str]:
 @pytest.fixture(scope="module")
 def known_hosts(sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ssh") / "known_hosts"
-    for index in range(12):
+    unreachable = {(3, "rtr"), (5, "rtr"), (12, "rtr"), (9, "codec"), (12, "codec")}
+    for index in range(13):
         for device in names(sim, index)[:2]:
-            dev = sim.device(device)
-            if index in (5, 6, 9) and device.endswith("-rtr"):
-                continue  # auth failure, no banner, powered off: nothing to scan
-            keyscan(sim, dev.name, path)
+            if (index, device.rsplit("-", 1)[1]) in unreachable:
+                continue  # auth failure, no banner, powered off, behind a dark router: nothing to scan
+            keyscan(sim, device, path)
     return path
 
 
@@ -66,7 +67,7 @@ def tcp_refused(sim: Any, device: str) -> bool:
 
 def test_ground_truth_lists_every_injected_fault(sim: Any) -> None:
     truth = sim.get("/truth")
-    assert truth["devices"] == 36
+    assert truth["devices"] == 39
     kinds = {f["fault"] for f in truth["faults"]}
     assert kinds == {
         "wan_down", "sip_unregistered", "snmp_dead", "if_errors", "camera_disconnected", "slow", "poor_link",
@@ -74,8 +75,15 @@ def test_ground_truth_lists_every_injected_fault(sim: Any) -> None:
         "ssh_no_banner", "clock_unsynced", "outdated_software", "config_drift", "reset_during_push",
     }  # fmt: skip
     wan = next(f for f in truth["faults"] if f["fault"] == "wan_down")
-    assert (wan["device"], wan["role"], wan["site"]) == (names(sim, 2)[0], "router", names(sim, 2)[0][2:7])
+    assert (wan["device"], wan["role"], wan["site"]) == (names(sim, 9)[0], "router", names(sim, 9)[0][2:7])
     assert wan["carrier"] in {"VNPT", "Viettel"}
+    behind = {(u["device"], u["behind"], tuple(u["because"])) for u in truth["unreachable"]}
+    assert behind == {
+        (names(sim, 9)[1], names(sim, 9)[0], ("wan_down",)),
+        (names(sim, 9)[2], names(sim, 9)[0], ("wan_down",)),
+        (names(sim, 12)[1], names(sim, 12)[0], ("powered_off",)),
+        (names(sim, 12)[2], names(sim, 12)[0], ("powered_off",)),
+    }
 
 
 def test_healthy_router_reports_up_and_a_clean_probe(sim: Any) -> None:
@@ -85,13 +93,22 @@ def test_healthy_router_reports_up_and_a_clean_probe(sim: Any) -> None:
 
 
 def test_wan_down_shows_in_if_mib_and_the_sla_probe(sim: Any) -> None:
-    router = names(sim, 2)[0]
+    router = names(sim, 9)[0]  # a Huawei VRP router: the NQA probe fails
     assert snmp_value(sim, router, IF_OPER_WAN) == "INTEGER: 2"
-    assert snmp_value(sim, router, RTT_SENSE) == "INTEGER: 4"  # timeout
+    assert snmp_value(sim, router, NQA_COMPLETION) == "INTEGER: 2"  # failure
+
+
+def test_a_dark_router_makes_the_site_behind_it_unreachable(sim: Any) -> None:
+    for index in (9, 12):  # WAN down; powered off
+        _router, codec, camera = names(sim, index)
+        assert silent(sim, codec)
+        assert silent(sim, camera)
+        assert tcp_refused(sim, codec)
+    assert not silent(sim, names(sim, 9)[0])  # the router itself still answers on its management path
 
 
 def test_interface_errors_climb_on_the_wan(sim: Any) -> None:
-    faulty, healthy = names(sim, 3)[0], names(sim, 0)[0]
+    faulty, healthy = names(sim, 2)[0], names(sim, 0)[0]
 
     def errors(device: str) -> int:
         return int(snmp_value(sim, device, IF_IN_ERRORS_WAN).split(": ")[1])
@@ -112,13 +129,13 @@ def test_poor_link_shows_latency_jitter_and_loss(sim: Any) -> None:
 
 def test_snmp_dead_is_silent_while_ssh_still_answers(sim: Any, known_hosts: Path) -> None:
     assert silent(sim, names(sim, 2)[2])
-    assert silent(sim, names(sim, 9)[1])
-    assert "SystemUnit Software Version" in codec_status(sim, 9, "SystemUnit Software Version", known_hosts)
+    assert silent(sim, names(sim, 6)[1])
+    assert "SystemUnit Software Version" in codec_status(sim, 6, "SystemUnit Software Version", known_hosts)
 
 
 def test_powered_off_is_silent_and_refuses_tcp(sim: Any) -> None:
     assert silent(sim, names(sim, 5)[2])
-    router = names(sim, 9)[0]
+    router = names(sim, 12)[0]
     assert silent(sim, router)
     assert tcp_refused(sim, router)
 
@@ -153,7 +170,7 @@ def test_intermittent_loss_drops_about_the_configured_share(sim: Any) -> None:
 
 
 def test_ssh_auth_failure_is_refused_credentials(sim: Any) -> None:
-    router = sim.device(names(sim, 5)[0])
+    router = sim.device(names(sim, 3)[0])
     with pytest.raises(NetmikoAuthenticationException):
         ConnectHandler(
             device_type="huawei", host=router.mgmt_address, port=router.ssh_port, username="noc",
@@ -162,7 +179,7 @@ def test_ssh_auth_failure_is_refused_credentials(sim: Any) -> None:
 
 
 def test_ssh_no_banner_accepts_tcp_and_stays_silent(sim: Any) -> None:
-    router = sim.device(names(sim, 6)[0])
+    router = sim.device(names(sim, 5)[0])
     with socket.create_connection((router.mgmt_address, router.ssh_port), timeout=2) as s:
         s.settimeout(1.5)
         with pytest.raises(TimeoutError):

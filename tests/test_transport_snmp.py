@@ -48,9 +48,9 @@ def sweep(targets: list[SnmpTarget], oids: list[str]) -> dict[str, SnmpResult]:
 def test_v2c_and_v3_values_and_each_failure_kind(sim: Any) -> None:
     sites = sim.extra["sites"]
     healthy_router, healthy_codec, healthy_camera = sites[0]
-    wan_down_router = sites[2][0]
+    wan_down_router = sites[9][0]
     dead_camera = sites[2][2]  # snmp_dead
-    off_router = sites[9][0]  # powered_off
+    off_router = sites[12][0]  # powered_off
     targets = [
         target(sim, healthy_router),
         target(sim, healthy_codec),

@@ -40,6 +40,7 @@ from fleet.store.types import utcnow
 
 log = logging.getLogger(__name__)
 MAX_BODY = 65536
+CUTS_OFF = frozenset({FaultKind.POWERED_OFF, FaultKind.WAN_DOWN})  # router faults that darken a site
 
 
 class SimError(FleetError):
@@ -55,6 +56,20 @@ class Served:
     transport: asyncio.DatagramTransport | None = None
     listener: ssh.SshListener | None = None
     options: asyncssh.SSHServerConnectionOptions | None = None
+    upstream: Served | None = None  # the site's router, for its codec and camera
+    downstream: list[Served] = field(default_factory=list)
+
+    @property
+    def cut_off(self) -> bool:
+        """Behind a router that is off or whose WAN is down: unreachable, as in the field."""
+        up = self.upstream
+        return up is not None and (
+            FaultKind.POWERED_OFF in up.state.faults or FaultKind.WAN_DOWN in up.state.faults
+        )
+
+    @property
+    def silent(self) -> bool:
+        return FaultKind.POWERED_OFF in self.state.faults or self.cut_off
 
 
 class SnmpEndpoint(asyncio.DatagramProtocol):
@@ -69,6 +84,8 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         state = self.served.state
         faults = state.faults
+        if self.served.upstream is not None and self.served.cut_off:
+            return
         if faults:
             if FaultKind.POWERED_OFF in faults or FaultKind.SNMP_DEAD in faults:
                 return
@@ -85,9 +102,8 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
     def _send(self, reply: bytes, addr: tuple[str | Any, int]) -> None:
-        faults = self.served.state.faults
-        if FaultKind.POWERED_OFF in faults or FaultKind.SNMP_DEAD in faults:
-            return  # the device died while the late answer was on its way
+        if self.served.silent or FaultKind.SNMP_DEAD in self.served.state.faults:
+            return  # the device died, or its site went dark, while the late answer was on its way
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
@@ -169,6 +185,12 @@ class Simulator:
                 state, Agent(views[record.driver], self.stats.snmp), ident, secret(profile.ssh_password)
             )
             self.devices[record.name] = served
+        routers = {s.state.site.code: s for s in self.devices.values() if s.state.role is Role.ROUTER}
+        for served in self.devices.values():
+            router = routers.get(served.state.site.code)
+            if served.state.role is not Role.ROUTER and router is not None:
+                served.upstream = router
+                router.downstream.append(served)
         if missing:
             names = ", ".join(sorted(missing))
             raise SimError(f"cannot start: these secrets are not available: {names}")
@@ -238,7 +260,7 @@ class Simulator:
             served.transport = transport
             if record.ssh_port is not None:  # the validated inventory gives SSH ports to SSH drivers only
                 served.listener = ssh.SshListener(served.state, functools.partial(self._ssh_options, served))
-                if not served.state.has(FaultKind.POWERED_OFF):
+                if not served.silent:
                     try:
                         served.listener.open(self._loop)
                     except OSError as exc:
@@ -306,8 +328,7 @@ class Simulator:
         state.fault_since[kind] = time.monotonic()
         if kind is FaultKind.CONFIG_DRIFT and not already_drifted:
             MODELS[state.driver].drift(state)
-        if kind is FaultKind.POWERED_OFF and served.listener is not None and self._loop is not None:
-            served.listener.close(self._loop)
+        self._sync_listeners(served)
 
     def set_fault(self, device: str, kind: FaultKind, params: dict[str, Any] | None = None) -> Fault:
         served = self._served(device)
@@ -331,10 +352,21 @@ class Simulator:
             cleared.append(k)
             if k is FaultKind.CONFIG_DRIFT:
                 MODELS[state.driver].undrift(state)
-            if k is FaultKind.POWERED_OFF and served.listener is not None and self._loop is not None:
-                served.listener.open(self._loop)
+        self._sync_listeners(served)
         self.write_truth()
         return cleared
+
+    def _sync_listeners(self, served: Served) -> None:
+        """Open or close SSH listeners to match power and reachability, for a device and those behind it."""
+        if self._loop is None:
+            return
+        for each in (served, *served.downstream):
+            if each.listener is None:
+                continue
+            if each.silent:
+                each.listener.close(self._loop)
+            else:
+                each.listener.open(self._loop)
 
     def _served(self, device: str) -> Served:
         try:
@@ -360,6 +392,16 @@ class Simulator:
                     }
                 )
         roles = Counter(s.state.role.value for s in self.devices.values())
+        unreachable = [
+            {
+                "device": s.state.name,
+                "role": s.state.role.value,
+                "behind": s.upstream.state.name,
+                "because": sorted(k.value for k in s.upstream.state.faults if k in CUTS_OFF),
+            }
+            for s in self.devices.values()
+            if s.upstream is not None and s.cut_off
+        ]
         return {
             "started_at": self.started_at.isoformat(),
             "seed": self.seed,
@@ -367,6 +409,7 @@ class Simulator:
             "by_role": dict(sorted(roles.items())),
             "faults": faults,
             "fault_counts": dict(sorted(Counter(f["fault"] for f in faults).items())),
+            "unreachable": unreachable,
         }
 
     def write_truth(self) -> None:
