@@ -1,0 +1,121 @@
+"""Driver parsers on recorded real-format device output (tests/fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet.drivers.parsers import ParseError
+from fleet.drivers.parsers.sysdescr import firmware
+from fleet.drivers.parsers.xapi import codec_status, parse_leaves
+from fleet.sim.faults import FaultKind
+from fleet.sim.models.cisco_ce import CodecCli
+from tests.test_sim_models import state, with_fault
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def ce(name: str) -> str:
+    return (FIXTURES / "cisco_ce" / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def test_xstatus_leaves_and_codec_facts_from_recorded_output() -> None:
+    leaves = parse_leaves(ce("xstatus_systemunit"))
+    assert leaves["SystemUnit Software Version"] == "ce11.14.2.3.5e27f0d8ea5"
+    assert leaves["SystemUnit ProductId"] == "Cisco Room Kit"
+    merged = (
+        leaves
+        | parse_leaves(ce("xstatus_sip_registration_failed"))
+        | parse_leaves(ce("xstatus_call_connected"))
+    )
+    merged |= parse_leaves(ce("xstatus_cameras")) | parse_leaves(ce("xstatus_networkservices_ntp_discarded"))
+    merged |= parse_leaves(ce("xstatus_video_output_connector_codecplus_ce98"))
+    merged |= parse_leaves(ce("xstatus_audio_input_connectors_microphone_1_connectionstatus"))
+    status = codec_status(merged)
+    assert status.sip_registered is False
+    assert status.sip_reason == "401 Unauthorized"
+    assert status.call_remote == "meetingroom7@example.com"
+    assert status.camera_connected is True
+    assert status.microphone_connected is True
+    assert status.display_connected is True
+    assert status.ntp_synced is False
+    assert status.active_calls == 0  # from SystemUnit State
+
+
+def test_diagnostics_and_an_idle_call_list() -> None:
+    status = codec_status(
+        parse_leaves(ce("xstatus_diagnostics_issues")) | parse_leaves(ce("xstatus_call_idle"))
+    )
+    assert [(d.type, d.level) for d in status.diagnostics] == [
+        ("SIPProfileRegistration", "Error"),
+        ("NTPStatus", "Warning"),
+        ("TouchPanelConnection", "Info"),
+    ]
+    assert status.call_remote is None
+    assert status.sip_status is None  # not asked: unknown, not "unregistered"
+
+
+def test_configuration_leaves() -> None:
+    leaves = parse_leaves(ce("xconfiguration_sip"))
+    assert leaves["SIP Proxy 1 Address"] == "10.0.0.5"
+    assert leaves["SIP Proxy 2 Address"] == ""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("xstatus_invalid_path", "No match on address expression."),
+        ("command_not_recognized", "did not recognise"),
+    ],
+)
+def test_codec_errors_are_parse_errors(fixture: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        parse_leaves(ce(fixture))
+
+
+def test_a_cut_short_answer_is_refused() -> None:
+    with pytest.raises(ParseError, match="cut short"):
+        parse_leaves("*s SIP Registration 1 Status: Regis")
+
+
+def test_the_simulated_codec_reads_the_same_as_the_recorded_one() -> None:
+    cli = CodecCli(
+        with_fault(with_fault(state("cisco_ce"), FaultKind.CAMERA_DISCONNECTED), FaultKind.IN_CALL)
+    )
+    leaves: dict[str, str] = {}
+    for path in (
+        "SystemUnit",
+        "SIP",
+        "Call",
+        "Cameras",
+        "Audio",
+        "Video Output",
+        "NetworkServices NTP",
+        "Diagnostics",
+    ):
+        leaves |= parse_leaves(cli.handle(f"xStatus {path}").output)
+    status = codec_status(leaves)
+    assert status.camera_connected is False
+    assert status.active_calls == 1
+    assert status.sip_registered is True
+    assert status.software_version is not None and status.software_version.startswith("ce11.14.2.3")
+    assert [d.type for d in status.diagnostics] == ["CameraDetected"]
+
+
+@pytest.mark.parametrize(
+    ("driver", "version"),
+    [
+        ("cisco_ios", "17.9.5"),
+        ("huawei_vrp", "V300R021C10SPC100"),
+        ("cisco_ce", "ce11.14.2.3"),
+        ("axis_ptz", "11.11.96"),
+    ],
+)
+def test_firmware_from_recorded_sysdescr(driver: str, version: str) -> None:
+    assert firmware(driver, (FIXTURES / "sysdescr" / f"{driver}.txt").read_text(encoding="utf-8")) == version
+
+
+def test_unreadable_sysdescr_names_the_driver() -> None:
+    with pytest.raises(ParseError, match="cisco_ios"):
+        firmware("cisco_ios", "Linux router 5.4")
