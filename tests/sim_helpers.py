@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,3 @@ def keyscan(sim: SimHandle, device: str, known_hosts: Path) -> None:
     assert result.stdout.strip(), result.stderr
     with known_hosts.open("a", encoding="utf-8") as out:
         out.write(result.stdout)
-
-
-def measure(seconds: float) -> float:
-    return time.perf_counter() - seconds

@@ -75,3 +75,17 @@ def test_missing_secrets_are_all_named(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "env:FLEET_CAMERA_SNMP_COMMUNITY" in run.stderr
     assert "env:FLEET_VNPT_SSH_PASSWORD" in run.stderr
+
+
+def test_an_unusable_v3_key_stops_start_up_naming_the_profile(tmp_path: Path) -> None:
+    build_test_inventory(tmp_path / "inventory", 2, address_base=221)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+    env |= dict.fromkeys(("FLEET_CAMERA_SNMP_COMMUNITY", "FLEET_VNPT_SNMP_AUTH_KEY", "FLEET_VNPT_SNMP_PRIV_KEY", "FLEET_VNPT_SSH_PASSWORD", "FLEET_VIETTEL_SNMP_AUTH_KEY", "FLEET_VIETTEL_SNMP_PRIV_KEY", "FLEET_VIETTEL_SSH_PASSWORD"), "long-enough-lab-value")  # fmt: skip
+    env["FLEET_VNPT_SNMP_PRIV_KEY"] = "short"
+    run = subprocess.run(
+        [sys.executable, "-m", "fleet", "sim", "--inventory", str(tmp_path / "inventory"), "--control-port", "0"],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "credential profile vnpt-v3: SNMPv3 passwords must be at least 8 characters" in run.stderr
+    assert "'short'" not in run.stderr  # the secret itself is never printed

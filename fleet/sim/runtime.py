@@ -30,7 +30,7 @@ from fleet.inventory.validate import Inventory
 from fleet.inventory.writer import write_atomic
 from fleet.sim import ssh
 from fleet.sim.cli_base import Cli
-from fleet.sim.device import DeviceState, Interface, build_state
+from fleet.sim.device import DeviceState, build_state
 from fleet.sim.faults import FAULTS, Fault, FaultKind, Scenario, make_fault, random_faults
 from fleet.sim.models.registry import MODELS
 from fleet.sim.snmp import usm
@@ -162,24 +162,22 @@ class Simulator:
                     secrets[key] = ""
             return secrets[key]
 
-        templates: dict[str, list[Interface]] = {}
         views: dict[str, MibView] = {}
-        registry = MODELS
+        self._check_v3_profiles(secret)
         for record in self.inventory.devices:
             site = sites.get(record.site_code)
             if site is None:
                 raise SimError(
                     f"device {record.name} names site {record.site_code}, which the inventory lacks"
                 )
-            if record.driver not in registry:
+            if record.driver not in MODELS:
                 raise SimError(f"the simulator has no model for driver '{record.driver}' ({record.name})")
             province = ref.provinces[site.province_code].name
             state = build_state(record, site, province, now, self.seed)
             profile = profiles[record.credential_profile]
             state.ssh_user = profile.ssh_user
             if record.driver not in views:
-                templates[record.driver] = state.interfaces
-                views[record.driver] = registry[record.driver].view(state.interfaces)
+                views[record.driver] = MODELS[record.driver].view(state.interfaces)
             ident = self._identity(state, profile, secret, now)
             served = Served(
                 state, Agent(views[record.driver], self.stats.snmp), ident, secret(profile.ssh_password)
@@ -196,6 +194,20 @@ class Simulator:
             raise SimError(f"cannot start: these secrets are not available: {names}")
         self._apply_scenario()
 
+    def _check_v3_profiles(self, secret: Callable[[Any], str]) -> None:
+        """Refuse at start-up keys that would fail on every packet later (once per profile)."""
+        for profile in self.inventory.credentials:
+            auth, priv = profile.snmp_auth_protocol, profile.snmp_priv_protocol
+            if profile.snmp_version is not SnmpVersion.V3 or auth is None or priv is None:
+                continue
+            auth_pw, priv_pw = secret(profile.snmp_auth_key), secret(profile.snmp_priv_key)
+            if not auth_pw or not priv_pw:
+                continue  # missing secrets are reported together once all are known
+            try:
+                usm.local_keys(auth, auth_pw, priv, priv_pw, b"\x80\x00\x00\x00\x05check")
+            except ValueError as exc:
+                raise SimError(f"credential profile {profile.name}: {exc}") from None
+
     def _identity(
         self, state: DeviceState, profile: CredentialRecord, secret: Callable[[Any], str], now: float
     ) -> Identity:
@@ -208,11 +220,6 @@ class Simulator:
             auth_pw, priv_pw = secret(profile.snmp_auth_key), secret(profile.snmp_priv_key)
             assert auth is not None and priv is not None  # noqa: S101 - validated inventory
             user = profile.snmp_user.encode()
-            if auth_pw and priv_pw:  # missing secrets are reported together once all are known
-                try:  # refuse at start-up what would fail on every packet later
-                    usm.local_keys(auth, auth_pw, priv, priv_pw, state.engine_id)
-                except ValueError as exc:
-                    raise SimError(f"credential profile {profile.name}: {exc}") from None
 
             def keys(state: DeviceState = state) -> usm.LocalKeys:
                 cached = state.snmp_keys.get(user)

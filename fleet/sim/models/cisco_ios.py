@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fleet.sim.cli_base import Reply, caret_error, reset_now
-from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, IfRole, Interface
+from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, Interface
 from fleet.sim.models.commands import Command, MatchError, match, output_filter
 from fleet.sim.models.common import dotted_mac, interfaces, system_group, uptime_text
 from fleet.sim.models.config import ConfigTree, Section, drift_line, expand_second_word, undo_drift
@@ -660,7 +660,3 @@ clock offset is 0.4215 msec, root delay is 14.38 msec
 root dispersion is 23.71 msec, peer dispersion is 1.12 msec
 system poll interval is 1024, last update was 236 sec ago.
 """
-
-
-def wan_is(iface: Interface) -> bool:
-    return iface.role is IfRole.WAN
