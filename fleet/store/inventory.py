@@ -379,6 +379,26 @@ class DeviceRow:
     credential_profile: str
 
 
+def device_row(dev: Device, site: Site, province_name: str, profile: str) -> DeviceRow:
+    """One row of _device_query() as the CLI and API show it."""
+    return DeviceRow(
+        site_code=site.code,
+        site_name=site.name,
+        province_code=site.province_code,
+        province_name=province_name,
+        carrier=site.carrier,
+        device=dev.name,
+        role=dev.role,
+        vendor=dev.vendor,
+        model=dev.model,
+        driver=dev.driver,
+        mgmt_address=dev.mgmt_address,
+        snmp_port=dev.snmp_port,
+        ssh_port=dev.ssh_port,
+        credential_profile=profile,
+    )
+
+
 def _device_query() -> SelectOfRows[Device, Site, str, str]:
     return (
         select(Device, Site, col(Province.name), col(CredentialProfile.name))
@@ -411,25 +431,7 @@ def list_devices(
     query = query.order_by(col(Site.province_code), col(Site.code), col(Device.role), col(Device.name))
     if limit is not None:
         query = query.limit(limit)
-    rows = [
-        DeviceRow(
-            site_code=site.code,
-            site_name=site.name,
-            province_code=site.province_code,
-            province_name=province_name,
-            carrier=site.carrier,
-            device=dev.name,
-            role=dev.role,
-            vendor=dev.vendor,
-            model=dev.model,
-            driver=dev.driver,
-            mgmt_address=dev.mgmt_address,
-            snmp_port=dev.snmp_port,
-            ssh_port=dev.ssh_port,
-            credential_profile=profile,
-        )
-        for dev, site, province_name, profile in session.execute(query).all()
-    ]
+    rows = [device_row(*row) for row in session.execute(query).all()]
     return rows, total
 
 
@@ -459,23 +461,8 @@ def find_site(session: Session, text: str) -> SiteDetail:
     province = session.get_one(Province, site.province_code)
     unit = session.get_one(AdminUnit, site.admin_code)
     devices = [
-        DeviceRow(
-            site_code=site.code,
-            site_name=site.name,
-            province_code=site.province_code,
-            province_name=province.name,
-            carrier=site.carrier,
-            device=dev.name,
-            role=dev.role,
-            vendor=dev.vendor,
-            model=dev.model,
-            driver=dev.driver,
-            mgmt_address=dev.mgmt_address,
-            snmp_port=dev.snmp_port,
-            ssh_port=dev.ssh_port,
-            credential_profile=profile,
-        )
-        for dev, _site, _pname, profile in session.execute(
+        device_row(*row)
+        for row in session.execute(
             _device_query().where(col(Device.site_id) == site.id).order_by(col(Device.role), col(Device.name))
         ).all()
     ]
