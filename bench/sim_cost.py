@@ -13,19 +13,18 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import asyncssh
 
 from fleet.inventory.validate import validate_paths
 from fleet.sim.lab import lab_secrets
+from fleet.sim.process import SimulatorProcess, free_port
 from fleet.sim.snmp import ber, message
 from fleet.sim.ssh import host_key
 
@@ -49,12 +48,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def blast(
@@ -171,20 +164,11 @@ def main() -> int:
 
     inventory = validate_paths([Path(args.inventory)]).inventory
     env = os.environ | lab_secrets(inventory.credentials)
-    port = free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fleet", "sim", "--inventory", args.inventory, "--control-port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
+    sim = SimulatorProcess.start(Path(args.inventory), env)
+    proc = sim.process
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        sim.wait_ready(120)
         ready = time.perf_counter() - started
         print(f"devices: {len(inventory.devices):,}; ready in {ready:.1f} s; RSS {rss_mb(proc.pid):.0f} MB")
 
@@ -220,8 +204,7 @@ def main() -> int:
         )
         print(f"RSS after load: {rss_mb(proc.pid):.0f} MB")
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        sim.stop(30)
     print(snmpd_baseline(min(args.requests, 20000)))
     return 0
 

@@ -13,12 +13,8 @@ import argparse
 import asyncio
 import os
 import resource
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +22,7 @@ from fleet.domain.enums import SnmpVersion
 from fleet.inventory.schema import CredentialRecord
 from fleet.inventory.validate import validate_paths
 from fleet.sim.lab import lab_secrets
+from fleet.sim.process import SimulatorProcess
 from fleet.transports.snmp import SnmpClient, SnmpCredentials, SnmpTarget
 
 OIDS = [
@@ -84,25 +81,12 @@ def main() -> int:
     targets = [
         SnmpTarget(d.name, d.mgmt_address, d.snmp_port, profiles[d.credential_profile]) for d in devices
     ]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "fleet", "sim", "--inventory", args.inventory, "--control-port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
+    sim = SimulatorProcess.start(Path(args.inventory), env)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        sim.wait_ready(120)
         asyncio.run(sweep(targets))
     finally:
-        sim.send_signal(signal.SIGINT)
-        sim.wait(timeout=30)
+        sim.stop(30)
     return 0
 
 

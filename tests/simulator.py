@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,16 +15,10 @@ from fleet.inventory.generator import generate
 from fleet.inventory.schema import DeviceRecord, Kind
 from fleet.inventory.writer import SHIPPED_LAYOUT, write_inventory
 from fleet.sim.lab import lab_secrets
+from fleet.sim.process import SimulatorProcess
 
 ADDRESS_BASE = 201  # routers 127.201.x.y, codecs 127.202.x.y, cameras 127.203.x.y
 READY_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -40,6 +30,7 @@ class SimHandle:
     log: Path
     process: subprocess.Popen[bytes] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    child: SimulatorProcess | None = None
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310 - loopback
@@ -64,13 +55,8 @@ class SimHandle:
         return self.env[f"FLEET_{carrier}_SSH_PASSWORD"]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.child is not None:
+            self.child.stop()
 
 
 def build_test_inventory(
@@ -110,34 +96,13 @@ def start_simulator(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     env |= lab_secrets(generated.credentials)
     env["SNMP_PERSISTENT_DIR"] = str(workdir / "snmp")
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "fleet",
-        "sim",
-        "--inventory",
-        str(inventory_dir),
-        "--control-port",
-        str(port),
-    ]
-    args += ["--seed", str(seed)]
+    args = ["--seed", str(seed)]
     if scenario is not None:
         path = workdir / "scenario.yaml"
         path.write_text(scenario, encoding="utf-8")
         args += ["--scenario", str(path)]
-    log = workdir / "sim.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-    handle = SimHandle(f"http://127.0.0.1:{port}", env, devices, inventory_dir, log, process)
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"fleet sim exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if handle.get("/health")["ready"]:
-                return handle
-        except OSError:
-            time.sleep(0.1)
-    handle.stop()
-    raise RuntimeError(f"fleet sim was not ready within {READY_SECONDS} s:\n{log.read_text()}")
+    child = SimulatorProcess.start(inventory_dir, env, args=args, log=workdir / "sim.log")
+    handle = SimHandle(child.url, env, devices, inventory_dir, workdir / "sim.log", child.process)
+    handle.child = child
+    child.wait_ready(READY_SECONDS)
+    return handle

@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from fleet.sim.process import SimulatorProcess
+from fleet.sim.runtime import SimError
 from tests.simulator import build_test_inventory, start_simulator
 
 
@@ -89,3 +93,11 @@ def test_an_unusable_v3_key_stops_start_up_naming_the_profile(tmp_path: Path) ->
     assert run.returncode == 1
     assert "credential profile vnpt-v3: SNMPv3 passwords must be at least 8 characters" in run.stderr
     assert "'short'" not in run.stderr  # the secret itself is never printed
+
+
+def test_a_simulator_that_dies_at_start_up_is_reported_with_its_output(tmp_path: Path) -> None:
+    child = SimulatorProcess.start(tmp_path / "missing", dict(os.environ), log=tmp_path / "sim.log")
+    with pytest.raises(SimError, match="exited with 1") as info:
+        child.wait_ready(30)
+    assert "no such file or directory" in str(info.value)
+    assert child.stop() == 1
