@@ -291,3 +291,17 @@ def test_control_api_answers_malformed_bodies_with_400(sim: Any) -> None:
         )
     assert nan.value.code == 400
     assert "nan" not in str(sim.get("/truth")).lower()
+
+
+def test_slow_ssh_answers_arrive_late_and_intact(sim: Any, known_hosts: Path) -> None:
+    codec = names(sim, 11)[1]  # a scratch device no other test changes
+    sim.send("POST", "/faults", {"device": codec, "fault": "slow", "params": {"delay_ms": 600}})
+    try:
+        started = time.perf_counter()
+        out = ssh_exec(sim, codec, "xStatus SIP Registration 1 Status", known_hosts)
+        elapsed = time.perf_counter() - started
+    finally:
+        sim.send("DELETE", "/faults", {"device": codec, "fault": "slow"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("*s SIP Registration 1 Status: Registered")
+    assert elapsed >= 0.6

@@ -50,6 +50,8 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._closing = False
         self._queue: list[str] = []
         self._busy = False
+        self._eof = False
+        self._exec_pending = False
 
     def connection_made(self, chan: Any) -> None:
         self._chan = chan
@@ -63,14 +65,16 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     def exec_requested(self, command: str) -> bool:
         return True  # answered once the session has started
 
-    def _exec(self, command: str) -> None:
+    def _after_delay(self, callback: Callable[[str], None], text: str) -> None:
+        """Run now, or after the 'slow' fault's delay."""
         delay = self._delay()
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay, self._run_exec, command)
+            asyncio.get_running_loop().call_later(delay, callback, text)
         else:
-            self._run_exec(command)
+            callback(text)
 
     def _run_exec(self, command: str) -> None:
+        self._exec_pending = False
         if self._closing:
             return
         reply = self._handle(command)
@@ -91,9 +95,10 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     def session_started(self) -> None:
         command = self._chan.get_command()
         if command is None:
-            self._write_later(self._cli.banner() + self._cli.prompt())
+            self._after_delay(self._write, self._cli.banner() + self._cli.prompt())
         else:
-            self._exec(command)
+            self._exec_pending = True
+            self._after_delay(self._run_exec, command)
 
     def data_received(self, data: str, datatype: Any) -> None:
         if self._closing:
@@ -151,18 +156,12 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             return
         if delayed:
             self._drain()
+        self._close_if_done()
 
     def _write(self, text: str) -> None:
         if self._chan is None or self._chan.is_closing():
             return
         self._chan.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
-
-    def _write_later(self, text: str) -> None:
-        delay = self._delay()
-        if delay > 0:
-            asyncio.get_running_loop().call_later(delay, self._write, text)
-        else:
-            self._write(text)
 
     def _abort(self) -> None:
         self._closing = True
@@ -176,8 +175,17 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             conn.abort()
 
     def eof_received(self) -> bool:
-        self._closing = True
-        return False
+        """No more input. Stay half-open while an answer is still owed (a 'slow' device), then close."""
+        self._eof = True
+        return self._owes_answer()
+
+    def _owes_answer(self) -> bool:
+        return self._exec_pending or self._busy or bool(self._queue)
+
+    def _close_if_done(self) -> None:
+        if self._eof and not self._owes_answer() and not self._closing:
+            self._closing = True
+            self._chan.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
