@@ -154,10 +154,7 @@ def render_config(tree: ConfigTree) -> list[str]:
 
 
 def hostname(d: DeviceState) -> str:
-    for section in tree_of(d).sections:
-        if section.header.startswith("hostname "):
-            return section.header.split(" ", 1)[1]
-    return "Router"
+    return tree_of(d).value("hostname") or "Router"
 
 
 def drift(d: DeviceState) -> None:

@@ -34,6 +34,11 @@ class ConfigTree:
                 sections.append(Section(raw.strip()))
         return cls(sections, single_valued, negation)
 
+    def value(self, keyword: str) -> str | None:
+        """The argument of a top-level single-value line, e.g. value('hostname') -> 'vn00004-rtr'."""
+        prefix = keyword + " "
+        return next((s.header[len(prefix) :] for s in self.sections if s.header.startswith(prefix)), None)
+
     def find(self, header: str) -> Section | None:
         return next((s for s in self.sections if s.header == header), None)
 

@@ -139,10 +139,7 @@ def render_config(tree: ConfigTree, d: DeviceState) -> list[str]:
 
 
 def hostname(d: DeviceState) -> str:
-    for section in tree_of(d).sections:
-        if section.header.startswith("sysname "):
-            return section.header.split(" ", 1)[1]
-    return "Huawei"
+    return tree_of(d).value("sysname") or "Huawei"
 
 
 def drift(d: DeviceState) -> None:
