@@ -98,7 +98,6 @@ def test_address_taken_by_a_device_in_the_database_is_a_duplicate(tmp_path: Path
 
 def test_moving_an_address_between_devices_in_one_import_is_allowed(tmp_path: Path) -> None:
     known = Known(device_addresses={"vn00004-rtr": "127.1.0.2", "vn32248-rtr": "127.1.0.1"})
-    known = Known(site_codes=frozenset(), profiles={}, device_addresses=known.device_addresses)
     assert validate_paths([write_inventory(tmp_path)], known).problems == []
 
 
