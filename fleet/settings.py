@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="The NOC's local time zone.")
+    sample_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Days of per-device sweep samples kept in the database."
+    )
 
     @classmethod
     def settings_customise_sources(

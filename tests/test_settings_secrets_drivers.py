@@ -62,7 +62,7 @@ def test_secret_errors_name_the_reference_not_the_value(
 
 def test_registry_refuses_a_duplicate_driver_name() -> None:
     registry = DriverRegistry()
-    driver = Driver("x", Role.ROUTER, "V", ("M",), None, "test")
+    driver = Driver("x", Role.ROUTER, "V", ("M",), None, "test", snmp=REGISTRY.get("axis_ptz").snmp)
     registry.register(driver)
     with pytest.raises(ValueError, match="already registered"):
         registry.register(driver)

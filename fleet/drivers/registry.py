@@ -1,8 +1,9 @@
 """The driver registry.
 
-A driver says everything fleet needs to talk to one device platform. Today that is identity
-(role, vendor, models) and the netmiko device type; collectors, parsers and templates attach here
-as they are built. The registry refuses a second driver under a name already taken.
+A driver says everything fleet needs to talk to one device platform: identity (role, vendor,
+models), the netmiko device type, the SNMP objects a sweep reads and the SSH commands it runs with
+the parsers that read them; templates attach here as they are built. The registry refuses a second
+driver under a name already taken.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fleet.domain.enums import Role
+from fleet.drivers.snmp_health import SNMP_HEALTH, SnmpHealth
+from fleet.drivers.ssh_health import SSH_HEALTH, SshHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,8 @@ class Driver:
     models: tuple[str, ...]
     netmiko_device_type: str | None
     description: str
+    snmp: SnmpHealth
+    ssh: SshHealth | None = None  # what a sweep runs over SSH; None: SNMP only
 
     @property
     def uses_ssh(self) -> bool:
@@ -64,6 +69,8 @@ REGISTRY.register(
         models=("ISR4321", "ISR4331", "ISR1111-8P"),
         netmiko_device_type="cisco_ios",
         description="Cisco IOS / IOS XE branch router",
+        snmp=SNMP_HEALTH["cisco_ios"],
+        ssh=SSH_HEALTH["cisco_ios"],
     )
 )
 REGISTRY.register(
@@ -74,6 +81,8 @@ REGISTRY.register(
         models=("AR6120", "AR651", "AR161"),
         netmiko_device_type="huawei",
         description="Huawei VRP AR-series branch router",
+        snmp=SNMP_HEALTH["huawei_vrp"],
+        ssh=SSH_HEALTH["huawei_vrp"],
     )
 )
 REGISTRY.register(
@@ -84,6 +93,8 @@ REGISTRY.register(
         models=("Room Kit", "Room Kit Mini", "Room Bar"),
         netmiko_device_type="cisco_tp",
         description="Cisco TelePresence / Webex room codec running CE software (xAPI over SSH)",
+        snmp=SNMP_HEALTH["cisco_ce"],
+        ssh=SSH_HEALTH["cisco_ce"],
     )
 )
 REGISTRY.register(
@@ -94,5 +105,6 @@ REGISTRY.register(
         models=("V5925", "Q6135-LE"),
         netmiko_device_type=None,
         description="Axis PTZ network camera, managed over SNMP only",
+        snmp=SNMP_HEALTH["axis_ptz"],
     )
 )

@@ -484,3 +484,7 @@ def summary(session: Session) -> dict[str, Any]:
         "sites_by_carrier": {str(k): v for k, v in sorted(by_carrier.items())},
         "devices_by_role": {str(k): v for k, v in sorted(by_role.items())},
     }
+
+
+def province_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Province.code, Province.name)).tuples().all())

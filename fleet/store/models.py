@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from fleet.domain.enums import (
@@ -16,6 +17,8 @@ from fleet.domain.enums import (
     SnmpPrivProtocol,
     SnmpVersion,
 )
+from fleet.domain.health import DeviceStatus
+from fleet.domain.sweep import SweepStatus
 from fleet.store.types import StrEnumType, UTCDateTime, utcnow
 
 
@@ -119,3 +122,60 @@ class SiteGroupMember(SQLModel, table=True):
     )
     kind: GroupMemberKind = Field(sa_type=StrEnumType(GroupMemberKind, length=16))
     value: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class Sweep(SQLModel, table=True):
+    """One health sweep: what it covered, how it ended, and what it counted."""
+
+    __tablename__ = "sweep"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: SweepStatus = Field(sa_type=StrEnumType(SweepStatus), index=True)
+    trigger: str = Field(default="cli", max_length=32)
+    scope: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    host: str = Field(default="", max_length=255)
+    pid: int = 0
+    devices: int = 0
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    duration_s: float | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class DeviceState(SQLModel, table=True):
+    """The latest verdict on each device, and since when it has held."""
+
+    __tablename__ = "device_state"
+
+    device_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("device.id", ondelete="CASCADE"), primary_key=True)
+    )
+    sweep_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sweep.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    status: DeviceStatus = Field(sa_type=StrEnumType(DeviceStatus), index=True)
+    since: datetime = Field(sa_type=UTCDateTime)
+    checked_at: datetime = Field(sa_type=UTCDateTime)
+    problems: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DeviceSample(SQLModel, table=True):
+    """History: one row per device per sweep, kept for the configured retention."""
+
+    __tablename__ = "device_sample"
+    __table_args__ = (Index("ix_device_sample_device_at", "device_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sweep.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    device_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("device.id", ondelete="CASCADE"), nullable=False)
+    )
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    status: DeviceStatus = Field(sa_type=StrEnumType(DeviceStatus))
+    problems: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
