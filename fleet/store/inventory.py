@@ -487,4 +487,4 @@ def summary(session: Session) -> dict[str, Any]:
 
 
 def province_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Province.code, Province.name)).tuples().all())
+    return dict(session.execute(select(Province.code, Province.name)).all())

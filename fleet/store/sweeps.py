@@ -111,14 +111,12 @@ def record_sweep(
 ) -> Sweep:
     """Write the latest state and a sample per device and close the sweep, in one transaction."""
     now = utcnow()
-    ids = dict(session.execute(select(Device.name, Device.id)).tuples().all())
+    ids = dict(session.execute(select(Device.name, Device.id)).all())
     previous = {
         device_id: (status, since)
         for device_id, status, since in session.execute(
             select(DeviceState.device_id, DeviceState.status, DeviceState.since)
-        )
-        .tuples()
-        .all()
+        ).all()
     }
     states, samples = [], []
     for health in healths:
@@ -169,7 +167,7 @@ def record_sweep(
 
 def latest_facts(session: Session) -> dict[str, dict[str, Any]]:
     """Facts of the last sweep per device name (for counters compared across sweeps)."""
-    rows = session.execute(select(Device.name, DeviceState.facts).join(DeviceState)).tuples().all()
+    rows = session.execute(select(Device.name, DeviceState.facts).join(DeviceState)).all()
     return {name: facts for name, facts in rows}
 
 
@@ -251,5 +249,5 @@ def device_states(
             state.problems,
             state.facts,
         )
-        for dev, s, prov, state in session.execute(query).tuples().all()
+        for dev, s, prov, state in session.execute(query).all()
     ]
