@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     sample_retention_days: int = Field(
         default=30, ge=1, le=3650, description="Days of per-device sweep samples kept in the database."
     )
+    ssh_known_hosts: Path = Field(
+        default=Path("known_hosts"),
+        description="OpenSSH-format file of enrolled device host keys ('fleet ssh trust' writes it).",
+    )
+    ssh_workers: int = Field(default=50, ge=1, le=500, description="SSH sessions at a time in one process.")
+    ssh_time_limit: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds one device's SSH session may take in all."
+    )
+    ssh_connect_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds to wait for TCP connect and for the SSH banner."
+    )
 
     @classmethod
     def settings_customise_sources(

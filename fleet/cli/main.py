@@ -13,6 +13,7 @@ from fleet.cli import demo as demo_cli
 from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
 from fleet.cli import sim as sim_cli
+from fleet.cli import ssh as ssh_cli
 from fleet.cli.deps import err, set_overrides
 from fleet.errors import FleetError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(ssh_cli.app, name="ssh")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
 app.command("sim")(sim_cli.sim)
