@@ -17,6 +17,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,12 @@ from fleet.inventory.writer import write_atomic
 from fleet.transports.errors import TransportError, TransportErrorKind
 
 SSH_PORT = 22
+
+# paramiko logs every failed connection at ERROR level, with a traceback, from its own thread;
+# fleet reports each failure itself as a TransportError, so paramiko's copies stay out of the
+# terminal (unless logging was configured for paramiko on purpose).
+if logging.getLogger("paramiko.transport").level == logging.NOTSET:
+    logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
 # curve25519 first: the cheapest key exchange in client CPU that devices commonly offer
 # (the post-quantum hybrids and ECDH follow; nothing is disabled, only the order changes).
 PREFERRED_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org")

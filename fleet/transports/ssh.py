@@ -115,10 +115,10 @@ class _Client(paramiko.SSHClient):  # type: ignore[misc]
         self.fleet_transport: Any = None
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["transport_factory"] = self._transport
+        kwargs["transport_factory"] = self._make_transport  # not _transport: SSHClient uses that name
         return super().connect(*args, **kwargs)
 
-    def _transport(self, sock: Any, **kwargs: Any) -> Any:
+    def _make_transport(self, sock: Any, **kwargs: Any) -> Any:
         transport = paramiko.Transport(sock, **kwargs)
         options = transport.get_security_options()
         options.kex = prefer(options.kex, PREFERRED_KEX)
