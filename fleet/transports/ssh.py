@@ -12,7 +12,8 @@ off near 50 sessions per process). What fleet changes in how netmiko is used, an
   per-device time limit is kept: a thread cannot be killed, so at the deadline the socket is shut
   down, which makes netmiko and paramiko fail out, and the device is reported TIMEOUT at that
   moment whatever its thread is still doing.
-- curve25519 key exchange is asked for first (the cheapest in client CPU; nothing is disabled).
+- curve25519 key exchange and AES-GCM are asked for first (cheapest in client CPU; nothing is
+  disabled, see known_hosts.PREFERRED_*).
 - netmiko's fixed sleeps that wait for data which every following read waits for anyway are
   dropped: the 0.1 s before session preparation; for the codec (``cisco_tp``) a 2 s "no more
   output" wait at login (its login banner ends with ``OK``) and another 2 s in the logout check for
@@ -44,14 +45,13 @@ from netmiko.ssh_dispatcher import CLASS_MAPPER
 
 from fleet.transports.errors import TransportError, TransportErrorKind
 from fleet.transports.known_hosts import (
-    PREFERRED_KEX,
     HostKey,
     KnownHosts,
     classify_handshake,
     exception_chain,
     host_name,
     open_socket,
-    prefer,
+    tune,
 )
 
 # The codec's xAPI ends every answer with one of these lines. netmiko 4.8's cisco_tp default
@@ -120,8 +120,7 @@ class _Client(paramiko.SSHClient):  # type: ignore[misc]
 
     def _make_transport(self, sock: Any, **kwargs: Any) -> Any:
         transport = paramiko.Transport(sock, **kwargs)
-        options = transport.get_security_options()
-        options.kex = prefer(options.kex, PREFERRED_KEX)
+        tune(transport)
         self.fleet_transport = transport
         return transport
 
