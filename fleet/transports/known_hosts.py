@@ -239,9 +239,7 @@ def classify_handshake(exc: BaseException, transport: paramiko.Transport | None)
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return TransportError(TransportErrorKind.RESET, "the device reset the connection")
     if any(isinstance(e, EOFError | BrokenPipeError | ConnectionAbortedError) for e in chain):
-        return TransportError(
-            TransportErrorKind.RESET, "the device closed the connection during the handshake"
-        )
+        return TransportError(TransportErrorKind.RESET, "the device closed the connection")
     if not banner_seen and (
         any(isinstance(e, TimeoutError) for e in chain) or "SSH protocol banner" in str(exc)
     ):

@@ -107,6 +107,18 @@ class _SessionEnded(Exception):
     """The device closed or reset the SSH channel while fleet was waiting for output."""
 
 
+class _Transport(paramiko.Transport):  # type: ignore[misc]
+    """paramiko's transport, remembering why it died: paramiko hands that reason out only once."""
+
+    fleet_lost: BaseException | None = None
+
+    def get_exception(self) -> BaseException | None:
+        lost: BaseException | None = super().get_exception()
+        if lost is not None:
+            self.fleet_lost = lost
+        return lost
+
+
 class _Client(paramiko.SSHClient):  # type: ignore[misc]
     """paramiko's client, asking for curve25519 first and keeping its transport for diagnosis."""
 
@@ -119,7 +131,7 @@ class _Client(paramiko.SSHClient):  # type: ignore[misc]
         return super().connect(*args, **kwargs)
 
     def _make_transport(self, sock: Any, **kwargs: Any) -> Any:
-        transport = paramiko.Transport(sock, **kwargs)
+        transport = _Transport(sock, **kwargs)
         tune(transport)
         self.fleet_transport = transport
         return transport
@@ -140,7 +152,8 @@ class _Session(BaseConnection):
         client = _Client()
         name = host_name(self.host, self.port)
         for key in self.fleet_keys:
-            client.get_host_keys().add(name, key.key_type, key.to_paramiko())
+            with contextlib.suppress(paramiko.SSHException, ValueError):  # a key type paramiko lacks: unknown
+                client.get_host_keys().add(name, key.key_type, key.to_paramiko())
         client.set_missing_host_key_policy(_RefuseUnknown())
         self.fleet_client = client
         return client
@@ -204,9 +217,13 @@ def _transport_of(conn: _Session | None) -> Any:
     return client.fleet_transport if client is not None else None
 
 
+def _lost(transport: Any) -> BaseException | None:
+    """Why the transport died on its own (None: it did not, or fleet closed it)."""
+    return getattr(transport, "saved_exception", None) or getattr(transport, "fleet_lost", None)
+
+
 def _ended_detail(transport: Any) -> str:
-    saved = getattr(transport, "saved_exception", None)
-    if isinstance(saved, ConnectionResetError):
+    if isinstance(_lost(transport), ConnectionResetError):
         return "the device reset the connection"
     return "the device closed the session"
 
@@ -235,8 +252,9 @@ def classify(exc: BaseException, target: SshTarget, conn: _Session | None) -> Tr
         if isinstance(e, _SessionEnded):
             return TransportError(TransportErrorKind.RESET, _ended_detail(transport))
     if isinstance(exc, NetmikoAuthenticationException | paramiko.AuthenticationException):
-        saved = getattr(transport, "saved_exception", None)
-        if isinstance(saved, EOFError | OSError):  # paramiko reports a connection lost in auth as a refusal
+        if isinstance(
+            _lost(transport), EOFError | OSError
+        ):  # paramiko calls a connection lost in auth a refusal
             return TransportError(TransportErrorKind.RESET, "the device dropped the connection during login")
         return TransportError(TransportErrorKind.AUTH_FAILED, f"login refused for user '{target.username}'")
     if isinstance(exc, ReadTimeout):
