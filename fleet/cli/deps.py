@@ -6,7 +6,9 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -42,3 +44,8 @@ def store() -> Iterator[Store]:
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time in the NOC's time zone, as staff read it."""
+    return moment.astimezone(ZoneInfo(settings().timezone)).strftime(fmt)

@@ -14,6 +14,7 @@ from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
 from fleet.cli import sim as sim_cli
 from fleet.cli import ssh as ssh_cli
+from fleet.cli import sweep as sweep_cli
 from fleet.cli.deps import err, set_overrides
 from fleet.errors import FleetError
 
@@ -30,6 +31,8 @@ app.add_typer(ssh_cli.app, name="ssh")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
 app.command("sim")(sim_cli.sim)
+app.command("sweep")(sweep_cli.sweep)
+app.command("status")(sweep_cli.status)
 
 
 def _version(value: bool) -> None:

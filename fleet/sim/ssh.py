@@ -41,9 +41,12 @@ def host_key(seed: int, name: str) -> asyncssh.SSHKey:
 class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     """A PTY shell (or one exec command) on a simulated CLI, with immediate echo like a device."""
 
-    def __init__(self, cli: Cli, delay: Callable[[], float]) -> None:
+    def __init__(
+        self, cli: Cli, delay: Callable[[], float], resets: Callable[[], bool] = lambda: False
+    ) -> None:
         self._cli = cli
         self._delay = delay
+        self._resets = resets
         self._chan: Any = None
         self._buffer = ""
         self._last_cr = False
@@ -86,6 +89,8 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._chan.exit(0)
 
     def _handle(self, line: str) -> Reply:
+        if line.strip() and self._resets():
+            return Reply(reset=True)  # the 'ssh_reset' fault: the first command drops the connection
         try:
             return self._cli.handle(line)
         except Exception:  # a simulator bug must not hang the session; say so and carry on
@@ -215,7 +220,7 @@ class DeviceSshServer(asyncssh.SSHServer):
         return username == self._state.ssh_user and password == self._password
 
     def session_requested(self) -> CliSession:
-        return CliSession(self._make_cli(), self._delay)
+        return CliSession(self._make_cli(), self._delay, lambda: self._state.has(FaultKind.SSH_RESET))
 
 
 class SshListener:

@@ -168,7 +168,7 @@ def record_sweep(
 def latest_facts(session: Session) -> dict[str, dict[str, Any]]:
     """Facts of the last sweep per device name (for counters compared across sweeps)."""
     rows = session.execute(select(Device.name, DeviceState.facts).join(DeviceState)).all()
-    return {name: facts for name, facts in rows}
+    return dict(rows)
 
 
 def list_sweeps(session: Session, limit: int = 20) -> list[Sweep]:

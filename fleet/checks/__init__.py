@@ -1,0 +1,1 @@
+"""Checks: judging devices and sites from what the collectors read."""

@@ -1,0 +1,246 @@
+"""``fleet sweep`` and ``fleet status``: poll the fleet's health, and show the latest state."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fleet.cli import deps
+from fleet.domain.enums import Carrier, Role
+from fleet.domain.health import STATUS_ORDER, DeviceHealth, DeviceStatus
+from fleet.engine.runner import StoredSweep, run_sweep
+from fleet.engine.sweep import Phase, ProgressEvent, SweepOptions
+from fleet.engine.targets import Scope, Target
+from fleet.store import inventory as inventory_repo
+from fleet.store import sweeps as repo
+
+JSON = typer.Option(False, "--json", help="Print JSON for machines instead of tables.")
+STATUS_STYLE = {
+    DeviceStatus.UP: "green",
+    DeviceStatus.DEGRADED: "yellow",
+    DeviceStatus.DOWN: "bold red",
+    DeviceStatus.UNREACHABLE: "red",
+    DeviceStatus.AUTH_FAILED: "magenta",
+    DeviceStatus.ERROR: "magenta",
+}
+MAX_FAULTS_SHOWN = 100
+
+
+def _scope(
+    provinces: list[str], carriers: list[Carrier], roles: list[Role], group: str | None, snmp_only: bool
+) -> Scope:
+    with deps.store() as store, store.session() as session:
+        codes = frozenset(inventory_repo.resolve_province(session, p).code for p in provinces)
+        sites = frozenset(inventory_repo.group_site_codes(session, group)) if group else frozenset()
+    return Scope(codes, frozenset(carriers), frozenset(roles), sites, snmp_only)
+
+
+class _Bar:
+    """A live progress bar per phase, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<5}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} not ok"),
+            TimeElapsedColumn(),
+            console=deps.err,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[Phase, Any] = {}
+        self.failed: Counter[Phase] = Counter()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.phase is Phase.DONE:
+            return
+        if event.phase not in self.tasks:
+            label = "SNMP" if event.phase is Phase.SNMP else "SSH"
+            self.tasks[event.phase] = self.progress.add_task(label, total=event.total, failed=0)
+        if event.device is not None and not event.ok:
+            self.failed[event.phase] += 1
+        self.progress.update(
+            self.tasks[event.phase], completed=event.done, total=event.total, failed=self.failed[event.phase]
+        )
+
+
+def sweep(
+    province: list[str] = typer.Option([], "--province", "-p", help="Province code or name (repeatable)."),
+    carrier: list[Carrier] = typer.Option([], "--carrier", "-c", help="Carrier (repeatable)."),
+    role: list[Role] = typer.Option([], "--role", "-r", help="Device role (repeatable)."),
+    group: str | None = typer.Option(None, "--group", "-g", help="Only the sites of this group."),
+    snmp_only: bool = typer.Option(False, "--snmp-only", help="Skip SSH: faster, tells less."),
+    timeout: float = typer.Option(1.0, "--timeout", min=0.1, max=30, help="SNMP timeout per request, s."),
+    retries: int = typer.Option(1, "--retries", min=0, max=5, help="SNMP retries per device."),
+    in_flight: int = typer.Option(200, "--in-flight", min=1, max=2000, help="SNMP requests in flight."),
+    ssh_workers: int = typer.Option(50, "--ssh-workers", min=1, max=200, help="SSH sessions at once."),
+    ssh_time_limit: float = typer.Option(
+        30.0, "--ssh-time-limit", min=1, max=600, help="Absolute limit per SSH session, s."
+    ),
+    transcripts: Path | None = typer.Option(
+        None, "--transcripts", help="Keep each SSH session's transcript (passwords redacted) here."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Poll every device in scope over SNMP (and SSH where its driver needs it), then report."""
+    settings = deps.settings()
+    scope = _scope(province, carrier, role, group, snmp_only)
+    options = SweepOptions(
+        snmp_timeout=timeout,
+        snmp_retries=retries,
+        snmp_in_flight=in_flight,
+        ssh_workers=ssh_workers,
+        ssh_time_limit=ssh_time_limit,
+        known_hosts=settings.ssh_known_hosts,
+        transcripts=transcripts,
+    )
+    bar = _Bar(enabled=not as_json and deps.err.is_terminal)
+    with deps.store() as store, bar.progress:
+        done = run_sweep(
+            store,
+            scope,
+            options,
+            retention=timedelta(days=settings.sample_retention_days),
+            listeners=(bar,),
+        )
+    if as_json:
+        deps.print_json(_sweep_json(done))
+    else:
+        _print_summary(done)
+
+
+def _sweep_json(done: StoredSweep) -> dict[str, Any]:
+    sweep, result = done.sweep, done.result
+    return {
+        "sweep": sweep.id,
+        "status": sweep.status.value,
+        "started_at": sweep.started_at.isoformat(),
+        "finished_at": sweep.finished_at.isoformat() if sweep.finished_at else None,
+        "duration_s": round(sweep.duration_s or 0.0, 2),
+        "scope": sweep.scope,
+        "counts": sweep.counts,
+        "devices": [
+            {
+                "device": h.device,
+                "site": h.site,
+                "status": h.status.value,
+                "problems": [repo.problem_json(p) for p in h.problems],
+                "facts": h.facts,
+            }
+            for h in result.healths
+        ],
+    }
+
+
+def _status_cells(counts: Counter[DeviceStatus]) -> list[str]:
+    return [str(counts.get(s, 0) or "") for s in reversed(STATUS_ORDER)]
+
+
+def _print_summary(done: StoredSweep) -> None:
+    result, targets = done.result, {t.ref.name: t for t in done.targets}
+    by_province: dict[str, Counter[DeviceStatus]] = defaultdict(Counter)
+    by_carrier: dict[str, Counter[DeviceStatus]] = defaultdict(Counter)
+    for h in result.healths:
+        target = targets[h.device]
+        by_province[target.province_code][h.status] += 1
+        by_carrier[target.ref.carrier.value][h.status] += 1
+    with deps.store() as store, store.session() as session:
+        names = inventory_repo.province_names(session)
+    for title, groups, label in (
+        ("by province", by_province, lambda k: f"{k} {names.get(k, '')}"),
+        ("by carrier", by_carrier, str),
+    ):
+        table = Table(title=f"Sweep {done.sweep.id} {title}", title_justify="left")
+        table.add_column("")
+        for status in reversed(STATUS_ORDER):
+            table.add_column(status.value, justify="right", style=STATUS_STYLE[status])
+        for key in sorted(groups):
+            table.add_row(label(key), *_status_cells(groups[key]))
+        table.add_row("total", *_status_cells(Counter(h.status for h in result.healths)), style="bold")
+        deps.out.print(table)
+    _print_faults(result.healths, targets)
+    sweep = done.sweep
+    deps.err.print(
+        f"sweep {sweep.id}: {sweep.devices} devices in {sweep.duration_s or 0:.1f} s "
+        f"(SNMP {result.snmp_seconds:.1f} s, "
+        f"SSH {result.ssh_seconds:.1f} s for {result.ssh_sessions} sessions)"
+    )
+
+
+def _print_faults(healths: list[DeviceHealth], targets: dict[str, Target]) -> None:
+    """Faults with their reasons; devices only unreachable behind a faulty router are folded into it."""
+    behind: Counter[str] = Counter()
+    for h in healths:
+        for p in h.problems:
+            if p.cause:
+                behind[p.cause] += 1
+    faults = [
+        h for h in healths if h.status is not DeviceStatus.UP and h.status is not DeviceStatus.UNREACHABLE
+    ]
+    if not faults:
+        deps.out.print("No faults.")
+        return
+    table = Table(title=f"Faults ({len(faults)})", title_justify="left")
+    for column in ("site", "device", "status", "responsible", "reason"):
+        table.add_column(column, overflow="fold")
+    for h in faults[:MAX_FAULTS_SHOWN]:
+        target = targets[h.device]
+        parties = ", ".join(dict.fromkeys(p.party.value for p in h.problems))
+        reason = h.reason + (f" (+{behind[h.device]} behind it unreachable)" if behind[h.device] else "")
+        table.add_row(
+            f"{h.site} {target.site_name}",
+            h.device,
+            f"[{STATUS_STYLE[h.status]}]{h.status.value}[/]",
+            parties,
+            reason,
+        )
+    deps.out.print(table)
+    if len(faults) > MAX_FAULTS_SHOWN:
+        deps.out.print(f"… and {len(faults) - MAX_FAULTS_SHOWN} more (fleet status, or --json, shows all)")
+
+
+def status(
+    site: str | None = typer.Argument(None, help="A site code: every device of it, with facts."),
+    province: str | None = typer.Option(None, "--province", "-p", help="Province code or name."),
+    carrier: Carrier | None = typer.Option(None, "--carrier", "-c"),
+    faults_only: bool = typer.Option(False, "--faults", help="Only devices that are not up."),
+    as_json: bool = JSON,
+) -> None:
+    """The latest state of devices, from the database (no polling)."""
+    wanted = [s for s in DeviceStatus if s is not DeviceStatus.UP] if faults_only else []
+    with deps.store() as store, store.session() as session:
+        rows = repo.device_states(session, site=site, province=province, carrier=carrier, statuses=wanted)
+        last = repo.list_sweeps(session, limit=1)
+    if as_json:
+        deps.print_json({"devices": [r.to_json() for r in rows]})
+        return
+    if not rows:
+        deps.err.print("No state recorded yet for these devices: run fleet sweep first.")
+        raise typer.Exit(4 if site else 0)
+    table = Table(title_justify="left")
+    for column in ("site", "device", "status", "since", "checked", "responsible", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        parties = ", ".join(dict.fromkeys(p["party"] for p in r.problems))
+        reason = "; ".join(p["detail"] for p in r.problems)
+        table.add_row(
+            f"{r.site_code} {r.site_name}",
+            r.device,
+            f"[{STATUS_STYLE[r.status]}]{r.status.value}[/]",
+            deps.local_time(r.since),
+            deps.local_time(r.checked_at, "%H:%M:%S"),
+            parties,
+            reason,
+        )
+    deps.out.print(table)
+    counts = Counter(r.status for r in rows)
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in reversed(STATUS_ORDER) if counts[s])
+    if last:
+        deps.err.print(f"{len(rows)} devices: {summary}. Last sweep {last[0].id}: {last[0].status.value}.")

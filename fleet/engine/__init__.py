@@ -1,0 +1,1 @@
+"""The one place that owns concurrency: sweeps (and later readiness and provisioning runs)."""

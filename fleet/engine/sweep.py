@@ -1,0 +1,205 @@
+"""A health sweep: SNMP to every device, SSH where the driver asks, a verdict per device, root cause.
+
+The engine owns concurrency for both collectors: the SNMP client's in-flight limit and the SSH
+worker pool are set here, and progress is published to whoever subscribes (the CLI's progress bar,
+later the API). Order of work:
+
+1. SNMP GET of each driver's objects to every device with SNMP credentials.
+2. SSH to every SSH-capable device, except codecs and cameras that were silent on SNMP behind a
+   router that was silent too: they wait for the router's SSH answer, and are only tried when the
+   router turns out to be alive (a dark site costs one router attempt, not three).
+3. Classification per device, then root cause per site.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from fleet.checks.health import HealthPolicy, classify, root_cause
+from fleet.domain.enums import Role
+from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for
+from fleet.drivers.facts import Facts
+from fleet.engine.targets import Target
+from fleet.transports.errors import TransportErrorKind
+from fleet.transports.snmp import SnmpClient, SnmpResult
+from fleet.transports.ssh import SshClient, SshResult, SshTarget
+
+
+class Phase(StrEnum):
+    SNMP = "snmp"
+    SSH = "ssh"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    phase: Phase
+    done: int
+    total: int
+    device: str | None = None
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOptions:
+    snmp_timeout: float = 1.0
+    snmp_retries: int = 1
+    snmp_in_flight: int = 200
+    ssh_workers: int = 50
+    ssh_time_limit: float = 30.0
+    ssh_connect_timeout: float = 10.0
+    known_hosts: Path = Path("known_hosts")
+    transcripts: Path | None = None
+    policy: HealthPolicy = field(default_factory=HealthPolicy)
+
+
+@dataclass(slots=True)
+class SweepResult:
+    healths: list[DeviceHealth]
+    snmp_seconds: float = 0.0
+    ssh_seconds: float = 0.0
+    ssh_sessions: int = 0
+
+    def by_status(self) -> dict[DeviceStatus, int]:
+        out: dict[DeviceStatus, int] = {}
+        for h in self.healths:
+            out[h.status] = out.get(h.status, 0) + 1
+        return out
+
+
+Listener = Callable[[ProgressEvent], None]
+
+
+class SweepEngine:
+    def __init__(self, options: SweepOptions | None = None) -> None:
+        self.options = options or SweepOptions()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: ProgressEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    async def run(
+        self, targets: Sequence[Target], previous: Mapping[str, Facts] | None = None
+    ) -> SweepResult:
+        opts = self.options
+        started = time.monotonic()
+        snmp = await self._snmp(targets)
+        snmp_seconds = time.monotonic() - started
+        started = time.monotonic()
+        ssh = await self._ssh(targets, snmp)
+        ssh_seconds = time.monotonic() - started
+        healths = []
+        for target in targets:
+            name = target.ref.name
+            health = classify(
+                target.ref, snmp.get(name), ssh.get(name), opts.policy, (previous or {}).get(name)
+            )
+            if target.secret_problem:
+                problem = Problem(
+                    Finding.SECRET_MISSING,
+                    target.secret_problem,
+                    party_for(Finding.SECRET_MISSING, target.ref.carrier),
+                )
+                health.problems.insert(0, problem)
+                if health.status is DeviceStatus.UP:
+                    health.status = problem.status
+            healths.append(health)
+        root_cause(healths, {t.ref.name: t.ref for t in targets})
+        self._emit(ProgressEvent(Phase.DONE, len(healths), len(healths)))
+        return SweepResult(healths, snmp_seconds, ssh_seconds, len(ssh))
+
+    async def _snmp(self, targets: Sequence[Target]) -> dict[str, SnmpResult]:
+        opts = self.options
+        requests = [(t.snmp, t.ref.driver.snmp.oids) for t in targets if t.snmp is not None]
+        total = len(requests)
+        done = 0
+        self._emit(ProgressEvent(Phase.SNMP, 0, total))
+
+        def progress(result: SnmpResult) -> None:
+            nonlocal done
+            done += 1
+            self._emit(ProgressEvent(Phase.SNMP, done, total, result.name, result.ok))
+
+        client = SnmpClient(
+            timeout=opts.snmp_timeout, retries=opts.snmp_retries, in_flight=opts.snmp_in_flight
+        )
+        try:
+            results = await client.get_many(requests, progress)
+        finally:
+            client.close()
+        return {r.name: r for r in results}
+
+    async def _ssh(self, targets: Sequence[Target], snmp: Mapping[str, SnmpResult]) -> dict[str, SshResult]:
+        opts = self.options
+        with_ssh = [t for t in targets if t.ssh is not None]
+        if not with_ssh:
+            return {}
+        routers = {t.ref.site: t for t in targets if t.ref.role is Role.ROUTER}
+
+        def silent(name: str) -> bool:
+            result = snmp.get(name)
+            return result is not None and result.error is TransportErrorKind.TIMEOUT
+
+        def dark(router: Target | None) -> bool:
+            """Silent on SNMP, or answering that its WAN is down: what is behind it is cut off."""
+            if router is None:
+                return False
+            result = snmp.get(router.ref.name)
+            if result is None or result.error is TransportErrorKind.TIMEOUT:
+                return result is not None
+            return result.ok and router.ref.driver.snmp.read(result.values).wan_up is False
+
+        first, held = [], []
+        for target in with_ssh:
+            router = routers.get(target.ref.site)
+            if target.ref.role is not Role.ROUTER and silent(target.ref.name) and dark(router):
+                held.append(target)
+            else:
+                first.append(target)
+        total = len(first) + len(held)
+        done = 0
+        self._emit(ProgressEvent(Phase.SSH, 0, total))
+
+        def progress(result: SshResult) -> None:
+            nonlocal done
+            done += 1
+            self._emit(ProgressEvent(Phase.SSH, done, total, result.name, result.ok))
+
+        client = SshClient(
+            opts.known_hosts,
+            workers=opts.ssh_workers,
+            time_limit=opts.ssh_time_limit,
+            connect_timeout=opts.ssh_connect_timeout,
+            transcripts=opts.transcripts,
+        )
+        try:
+            results = {r.name: r for r in await client.run_many(_jobs(first), progress)}
+            dead = {TransportErrorKind.REFUSED, TransportErrorKind.TIMEOUT}
+            retry = []
+            for target in held:
+                router = routers[target.ref.site]
+                answer = results.get(router.ref.name)
+                wan_down = not silent(router.ref.name)
+                if answer is not None and answer.error not in dead and not wan_down:
+                    retry.append(target)  # the router is alive: the device's silence is its own
+                else:
+                    done += 1
+                    self._emit(ProgressEvent(Phase.SSH, done, total, target.ref.name, ok=False))
+            if retry:
+                second = await client.run_many(_jobs(retry), progress)
+                results.update({r.name: r for r in second})
+        finally:
+            client.close()
+        return results
+
+
+def _jobs(targets: Sequence[Target]) -> list[tuple[SshTarget, Sequence[str]]]:
+    return [(t.ssh, t.ref.driver.ssh.commands) for t in targets if t.ssh is not None and t.ref.driver.ssh]

@@ -1,0 +1,143 @@
+"""From inventory records to sweep targets: scope filters, drivers, and credentials resolved once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.checks.health import DeviceRef
+from fleet.domain.enums import Carrier, Role, SnmpVersion
+from fleet.domain.secrets import SecretRef
+from fleet.drivers.registry import REGISTRY
+from fleet.errors import ConfigError, SecretError
+from fleet.inventory.schema import CredentialRecord, DeviceRecord, SiteRecord
+from fleet.inventory.validate import Inventory
+from fleet.transports.snmp import SnmpCredentials, SnmpTarget
+from fleet.transports.ssh import SshTarget
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which devices a sweep covers: every filter given must match (empty: no filter)."""
+
+    provinces: frozenset[str] = frozenset()  # province codes
+    carriers: frozenset[Carrier] = frozenset()
+    roles: frozenset[Role] = frozenset()
+    sites: frozenset[str] = frozenset()  # site codes (a group expands to these)
+    snmp_only: bool = False
+
+    def matches(self, device: DeviceRecord, site: SiteRecord) -> bool:
+        return (
+            (not self.provinces or site.province_code in self.provinces)
+            and (not self.carriers or site.carrier in self.carriers)
+            and (not self.roles or device.role in self.roles)
+            and (not self.sites or site.code in self.sites)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "provinces": sorted(self.provinces),
+            "carriers": sorted(c.value for c in self.carriers),
+            "roles": sorted(r.value for r in self.roles),
+            "sites": len(self.sites) if self.sites else 0,
+            "snmp_only": self.snmp_only,
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One device to sweep: who it is, how to reach it, and a credential problem if any."""
+
+    ref: DeviceRef
+    site_name: str
+    province_code: str
+    snmp: SnmpTarget | None
+    ssh: SshTarget | None
+    secret_problem: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    snmp: SnmpCredentials | None
+    ssh_user: str
+    ssh_password: str | None
+    snmp_problem: str
+    ssh_problem: str
+
+    def __repr__(self) -> str:  # never show a secret, even in a traceback
+        return f"_Resolved(snmp={self.snmp!r}, ssh_user={self.ssh_user!r})"
+
+
+def _resolve(ref: SecretRef | None, what: str) -> str:
+    if ref is None:
+        raise SecretError(f"the profile has no {what}")
+    return ref.resolve()
+
+
+def _resolve_profile(profile: CredentialRecord) -> _Resolved:
+    snmp: SnmpCredentials | None = None
+    snmp_problem = ssh_problem = ""
+    try:
+        if profile.snmp_version is SnmpVersion.V2C:
+            snmp = SnmpCredentials(SnmpVersion.V2C, community=_resolve(profile.snmp_community, "community"))
+        else:
+            snmp = SnmpCredentials(
+                SnmpVersion.V3,
+                user=profile.snmp_user,
+                auth_protocol=profile.snmp_auth_protocol,
+                auth_key=_resolve(profile.snmp_auth_key, "SNMP auth key"),
+                priv_protocol=profile.snmp_priv_protocol,
+                priv_key=_resolve(profile.snmp_priv_key, "SNMP priv key"),
+            )
+    except SecretError as exc:
+        snmp_problem = f"profile {profile.name}: {exc}"
+    password: str | None = None
+    if profile.ssh_user:
+        try:
+            password = _resolve(profile.ssh_password, "SSH password")
+        except SecretError as exc:
+            ssh_problem = f"profile {profile.name}: {exc}"
+    return _Resolved(snmp, profile.ssh_user, password, snmp_problem, ssh_problem)
+
+
+def build_targets(inventory: Inventory, scope: Scope) -> list[Target]:
+    """Targets for every device in scope, in inventory order; secrets are resolved once per profile."""
+    sites = {s.code: s for s in inventory.sites}
+    profiles = {p.name: p for p in inventory.credentials}
+    resolved: dict[str, _Resolved] = {}
+    targets = []
+    for device in inventory.devices:
+        site = sites[device.site_code]
+        if not scope.matches(device, site):
+            continue
+        if device.driver not in REGISTRY:
+            raise ConfigError(f"device {device.name}: no driver named '{device.driver}'")
+        driver = REGISTRY.get(device.driver)
+        profile_name = device.credential_profile
+        if profile_name not in resolved:
+            resolved[profile_name] = _resolve_profile(profiles[profile_name])
+        creds = resolved[profile_name]
+        ref = DeviceRef(device.name, site.code, device.role, site.carrier, driver, device.expected_firmware)
+        snmp = (
+            None
+            if creds.snmp is None
+            else SnmpTarget(device.name, device.mgmt_address, device.snmp_port, creds.snmp)
+        )
+        ssh = None
+        wants_ssh = driver.ssh is not None and driver.netmiko_device_type and device.ssh_port
+        if wants_ssh and not scope.snmp_only and creds.ssh_password is not None and driver.ssh is not None:
+            ssh = SshTarget(
+                name=device.name,
+                address=device.mgmt_address,
+                port=device.ssh_port or 22,
+                device_type=driver.netmiko_device_type or "",
+                username=creds.ssh_user,
+                password=creds.ssh_password,
+                expect_string=driver.ssh.expect,
+            )
+        problem = creds.snmp_problem
+        if wants_ssh and not scope.snmp_only and creds.ssh_problem:
+            problem = "; ".join(p for p in (problem, creds.ssh_problem) if p)
+        targets.append(Target(ref, site.name, site.province_code, snmp, ssh, problem))
+    return targets

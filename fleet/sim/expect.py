@@ -1,0 +1,180 @@
+"""What a correct health sweep must conclude from the simulator's ground truth, and the comparison.
+
+Each injected fault maps to the finding a sweep must report, given what the sweep can see: a
+device that is off shows nothing else; an SNMP agent that is dead hides what only SNMP tells;
+an SSH login that fails hides what only SSH tells; a device behind a dark router shows only that.
+Some faults are not a sweep's to find (a router's configuration drift and resets during a push
+belong to provisioning; a codec's drifted SIP proxy shows as a failed registration); some can
+only be found by chance in one sweep (a share of lost requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.domain.enums import Carrier, Role
+from fleet.domain.health import FINDINGS as FINDING_INFO
+from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, party_for, worst
+from fleet.sim.faults import FaultKind
+
+NOT_A_SWEEPS = frozenset({FaultKind.CONFIG_DRIFT, FaultKind.RESET_DURING_PUSH})
+CODEC_SSH_FACTS = {
+    FaultKind.SIP_UNREGISTERED: Finding.SIP_UNREGISTERED,
+    FaultKind.CAMERA_DISCONNECTED: Finding.CAMERA_DISCONNECTED,
+    FaultKind.MICROPHONE_MISSING: Finding.MICROPHONE_MISSING,
+    FaultKind.DISPLAY_DISCONNECTED: Finding.DISPLAY_DISCONNECTED,
+    FaultKind.IN_CALL: Finding.IN_CALL,
+    FaultKind.CLOCK_UNSYNCED: Finding.CLOCK_UNSYNCED,
+    FaultKind.CONFIG_DRIFT: Finding.SIP_UNREGISTERED,  # the drifted SIP proxy does not register
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    required: frozenset[Finding]
+    optional: frozenset[Finding] = frozenset()  # may or may not show in one sweep
+    cause: str | None = None  # for BEHIND_ROUTER: the router
+
+    @property
+    def status(self) -> DeviceStatus:
+        return worst([FINDING_INFO[f].status for f in self.required])
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConditions:
+    snmp_timeout: float = 1.0
+    slow_after: float = 0.3
+    ssh_time_limit: float = 30.0
+    snmp_only: bool = False
+
+
+@dataclass(slots=True)
+class Comparison:
+    checked: int = 0
+    faults_expected: int = 0  # devices expected not up
+    faults_found: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    out_of_scope: dict[str, int] = field(default_factory=dict)  # fault kind -> devices (not a sweep's)
+    chance: dict[str, str] = field(default_factory=dict)  # device -> what a chance fault showed
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def _expect_device(
+    role: Role, faults: Mapping[FaultKind, Mapping[str, Any]], cond: SweepConditions
+) -> Expectation:
+    if FaultKind.POWERED_OFF in faults:
+        return Expectation(frozenset({Finding.NO_ANSWER}))
+    required: set[Finding] = set()
+    optional: set[Finding] = set()
+    ssh_capable = role is not Role.CAMERA and not cond.snmp_only
+    slow = faults.get(FaultKind.SLOW)
+    delay = float(slow.get("delay_ms", 2500.0)) / 1000 if slow is not None else 0.0
+    snmp_ok = FaultKind.SNMP_DEAD not in faults and delay < cond.snmp_timeout
+    snmp_malformed = FaultKind.SNMP_MALFORMED in faults
+    if not snmp_ok and not snmp_malformed:
+        required.add(Finding.SNMP_SILENT if ssh_capable else Finding.NO_ANSWER)
+    elif snmp_malformed:
+        required.add(Finding.SNMP_MALFORMED)
+    if snmp_ok and delay > cond.slow_after:
+        required.add(Finding.SLOW)
+    if FaultKind.LOSS in faults and snmp_ok and not snmp_malformed:
+        optional |= {Finding.SNMP_LOSS, Finding.SNMP_SILENT if ssh_capable else Finding.NO_ANSWER}
+    ssh_ok = ssh_capable
+    if ssh_capable and FaultKind.SSH_AUTH_FAILURE in faults:
+        required.add(Finding.SSH_AUTH)
+        ssh_ok = False
+    elif ssh_capable and FaultKind.SSH_NO_BANNER in faults:
+        required.add(Finding.SSH_NO_BANNER)
+        ssh_ok = False
+    elif ssh_capable and FaultKind.SSH_RESET in faults:
+        required.add(Finding.SSH_RESET)
+        ssh_ok = False
+    if ssh_ok and delay >= 1.0:
+        optional.add(Finding.SSH_TIMEOUT)  # many late answers can outlast the session's time limit
+    snmp_facts = snmp_ok and not snmp_malformed
+    if role is Role.ROUTER and snmp_facts:
+        if FaultKind.WAN_DOWN in faults:
+            required.add(Finding.WAN_DOWN)
+        else:
+            if FaultKind.IF_ERRORS in faults:
+                required.add(Finding.WAN_ERRORS)
+            if FaultKind.POOR_LINK in faults:
+                required.add(Finding.POOR_LINK)
+    if role is Role.CODEC and ssh_ok:
+        required |= {finding for kind, finding in CODEC_SSH_FACTS.items() if kind in faults}
+    if FaultKind.OUTDATED_SOFTWARE in faults and (snmp_facts or (role is Role.CODEC and ssh_ok)):
+        required.add(Finding.SOFTWARE_MISMATCH)
+    return Expectation(frozenset(required), frozenset(optional - required))
+
+
+def expectations(
+    truth: Mapping[str, Any], devices: Mapping[str, Role], cond: SweepConditions | None = None
+) -> tuple[dict[str, Expectation], dict[str, int]]:
+    """The expected findings of every device (healthy ones expect none), and faults out of scope."""
+    cond = cond or SweepConditions()
+    faults: dict[str, dict[FaultKind, Mapping[str, Any]]] = {}
+    out_of_scope: dict[str, int] = {}
+    for fault in truth["faults"]:
+        kind = FaultKind(fault["fault"])
+        if kind in NOT_A_SWEEPS and not (kind is FaultKind.CONFIG_DRIFT and fault["role"] == Role.CODEC):
+            out_of_scope[kind.value] = out_of_scope.get(kind.value, 0) + 1
+            continue
+        faults.setdefault(fault["device"], {})[kind] = fault.get("params", {})
+    behind = {u["device"]: u["behind"] for u in truth["unreachable"]}
+    out = {}
+    for name, role in devices.items():
+        if name in behind:
+            out[name] = Expectation(frozenset({Finding.BEHIND_ROUTER}), cause=behind[name])
+        else:
+            out[name] = _expect_device(role, faults.get(name, {}), cond)
+    return out, out_of_scope
+
+
+def compare(
+    healths: Iterable[DeviceHealth],
+    truth: Mapping[str, Any],
+    devices: Mapping[str, tuple[Role, Carrier]],
+    cond: SweepConditions | None = None,
+) -> Comparison:
+    """Check every device's findings, parties and status against the ground truth."""
+    expected, out_of_scope = expectations(truth, {n: r for n, (r, _c) in devices.items()}, cond)
+    result = Comparison(out_of_scope=out_of_scope)
+    for health in healths:
+        result.checked += 1
+        want = expected[health.device]
+        carrier = devices[health.device][1]
+        got = {p.finding for p in health.problems}
+        if want.required:
+            result.faults_expected += 1
+        missing = want.required - got
+        extra = got - want.required - want.optional
+        if missing or extra:
+            result.mismatches.append(
+                f"{health.device}: expected {sorted(want.required)}"
+                f"{f' (or also {sorted(want.optional)})' if want.optional else ''}, got {sorted(got)}"
+                f" [{health.reason}]"
+            )
+            continue
+        if want.required:
+            result.faults_found += 1
+        if want.optional & got:
+            result.chance[health.device] = ", ".join(sorted(want.optional & got))
+        for problem in health.problems:
+            party = party_for(problem.finding, carrier)
+            if problem.party is not party:
+                result.mismatches.append(
+                    f"{health.device}: {problem.finding} owned by {problem.party}, not {party}"
+                )
+            if problem.finding is Finding.BEHIND_ROUTER and problem.cause != want.cause:
+                result.mismatches.append(f"{health.device}: behind {problem.cause}, not {want.cause}")
+        expected_status = worst([FINDING_INFO[f].status for f in got])
+        if health.status is not expected_status:
+            result.mismatches.append(
+                f"{health.device}: status {health.status}, findings say {expected_status}"
+            )
+    return result
