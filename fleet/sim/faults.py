@@ -26,6 +26,7 @@ class FaultKind(StrEnum):
     SNMP_DEAD = "snmp_dead"
     SSH_AUTH_FAILURE = "ssh_auth_failure"
     SSH_NO_BANNER = "ssh_no_banner"
+    SSH_RESET = "ssh_reset"
     SLOW = "slow"
     LOSS = "loss"
     WAN_DOWN = "wan_down"
@@ -71,6 +72,9 @@ FAULTS: dict[FaultKind, FaultInfo] = {
     FaultKind.SNMP_DEAD: FaultInfo(ALL_ROLES, {}, "SNMP agent dead; SSH still answers"),
     FaultKind.SSH_AUTH_FAILURE: FaultInfo(SSH_ROLES, {}, "SSH refuses the NOC's credentials"),
     FaultKind.SSH_NO_BANNER: FaultInfo(SSH_ROLES, {}, "SSH accepts TCP but never sends its banner"),
+    FaultKind.SSH_RESET: FaultInfo(
+        SSH_ROLES, {}, "SSH logs in, then resets the connection at the first command", random=False
+    ),
     FaultKind.SLOW: FaultInfo(ALL_ROLES, {"delay_ms": 2500.0}, "every answer is late by delay_ms"),
     FaultKind.LOSS: FaultInfo(ALL_ROLES, {"rate": 0.3}, "a share (rate) of SNMP requests gets no answer"),
     FaultKind.WAN_DOWN: FaultInfo(frozenset({Role.ROUTER}), {}, "WAN interface down: no path to the bridge"),
