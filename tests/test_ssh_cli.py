@@ -139,4 +139,7 @@ def test_selections_without_ssh_devices_or_with_unknown_names_are_errors(cli: An
     unknown = cli("ssh", "trust", "--device", "no-such-device", "--known-hosts", path)
     assert unknown.code == 4
     assert "no-such-device" in unknown.stderr
+    no_site = cli("ssh", "trust", "--site", "99999", "--known-hosts", path)
+    assert no_site.code == 4
+    assert "99999" in no_site.stderr
     assert not Path(path).exists()

@@ -67,6 +67,11 @@ def select_devices(
     if missing:
         raise NotFoundError(f"no device named {', '.join(missing)} (among those matching the other filters)")
     wanted_sites = {s.zfill(5) if s.isdigit() else s for s in sites}
+    unknown_sites = sorted(s for s in sites if not {s, s.zfill(5)} & {r.site_code for r in rows})
+    if unknown_sites:
+        raise NotFoundError(
+            f"no site with code {', '.join(unknown_sites)} (among those matching the other filters)"
+        )
     chosen = [
         r
         for r in rows
