@@ -24,6 +24,7 @@ from fleet.store.types import utcnow
 class FaultKind(StrEnum):
     POWERED_OFF = "powered_off"
     SNMP_DEAD = "snmp_dead"
+    SNMP_MALFORMED = "snmp_malformed"
     SSH_AUTH_FAILURE = "ssh_auth_failure"
     SSH_NO_BANNER = "ssh_no_banner"
     SSH_RESET = "ssh_reset"
@@ -70,6 +71,9 @@ class FaultInfo:
 FAULTS: dict[FaultKind, FaultInfo] = {
     FaultKind.POWERED_OFF: FaultInfo(ALL_ROLES, {}, "no power: no SNMP answer, TCP connections refused"),
     FaultKind.SNMP_DEAD: FaultInfo(ALL_ROLES, {}, "SNMP agent dead; SSH still answers"),
+    FaultKind.SNMP_MALFORMED: FaultInfo(
+        ALL_ROLES, {}, "the SNMP agent answers with garbled datagrams", random=False
+    ),
     FaultKind.SSH_AUTH_FAILURE: FaultInfo(SSH_ROLES, {}, "SSH refuses the NOC's credentials"),
     FaultKind.SSH_NO_BANNER: FaultInfo(SSH_ROLES, {}, "SSH accepts TCP but never sends its banner"),
     FaultKind.SSH_RESET: FaultInfo(

@@ -95,11 +95,18 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
         reply = self.served.agent.handle(data, self.served.ident, state, time.monotonic())
         if reply is None or self.transport is None:
             return
+        if faults and FaultKind.SNMP_MALFORMED in faults:
+            reply = self.garble(reply)
         slow = faults.get(FaultKind.SLOW) if faults else None
         if slow is not None:
             asyncio.get_running_loop().call_later(slow.number("delay_ms") / 1000, self._send, reply, addr)
         else:
             self.transport.sendto(reply, addr)
+
+    @staticmethod
+    def garble(reply: bytes) -> bytes:
+        """What a broken agent sends (snmp_malformed): the reply cut after half its bytes, undecodable."""
+        return reply[: max(1, len(reply) // 2)]
 
     def _send(self, reply: bytes, addr: tuple[str | Any, int]) -> None:
         if self.served.silent or FaultKind.SNMP_DEAD in self.served.state.faults:
