@@ -114,12 +114,26 @@ def _parse(text: str) -> _Line:
 
 
 class KnownHosts:
-    """A known_hosts file read into memory; ``save()`` writes it back atomically."""
+    """A known_hosts file read into memory, indexed by host name; ``save()`` writes it back atomically."""
 
     def __init__(self, path: Path, lines: list[_Line] | None = None) -> None:
         self.path = path
-        self._lines = lines or []
+        self._lines: list[_Line] = []
+        self._plain: dict[str, list[_Line]] = {}  # host name -> key lines naming it in clear
+        self._hashed: list[_Line] = []  # key lines with a hashed name (found by trying each)
         self._changed = False
+        for line in lines or []:
+            self._add(line)
+
+    def _add(self, line: _Line) -> None:
+        self._lines.append(line)
+        if line.key is None:
+            return
+        for pattern in line.hosts.split(","):
+            if pattern.startswith("|"):
+                self._hashed.append(line)
+            else:
+                self._plain.setdefault(pattern, []).append(line)
 
     @classmethod
     def load(cls, path: Path) -> KnownHosts:
@@ -139,31 +153,18 @@ class KnownHosts:
     def changed(self) -> bool:
         return self._changed
 
+    def _lines_for(self, name: str) -> list[_Line]:
+        found = list(self._plain.get(name, ()))
+        found += [h for h in self._hashed if all(h is not f for f in found) and _matches(h.hosts, name)]
+        return found
+
     def lookup(self, address: str, port: int) -> list[HostKey]:
-        """The keys recorded for a device (usually one), in file order."""
-        name = host_name(address, port)
-        return [line.key for line in self._lines if line.key is not None and _matches(line.hosts, name)]
+        """The keys recorded for a device (usually one)."""
+        return [line.key for line in self._lines_for(host_name(address, port)) if line.key is not None]
 
     def resolver(self) -> Callable[[str, int], list[HostKey]]:
-        """A fast ``lookup`` for many devices: plain names through a table, hashed ones by a scan."""
-        table: dict[str, list[HostKey]] = {}
-        hashed: list[_Line] = []
-        for line in self._lines:
-            if line.key is None:
-                continue
-            for pattern in line.hosts.split(","):
-                if pattern.startswith("|"):
-                    hashed.append(line)
-                else:
-                    table.setdefault(pattern, []).append(line.key)
-
-        def lookup(address: str, port: int) -> list[HostKey]:
-            name = host_name(address, port)
-            found = list(table.get(name, ()))
-            found += [line.key for line in hashed if line.key is not None and _matches(line.hosts, name)]
-            return found
-
-        return lookup
+        """``lookup`` for a run over many devices (the index makes it cheap already)."""
+        return self.lookup
 
     def enrol(self, address: str, port: int, key: HostKey, *, replace: bool = False) -> Enrolment:
         """Record a device's key: unknown → recorded; same → nothing; changed → refused unless ``replace``."""
@@ -174,20 +175,22 @@ class KnownHosts:
             return Enrolment.CHANGED
         if known:
             self.forget(address, port)
-        self._lines.append(
-            _Line(f"{host_name(address, port)} {key.key_type} {key.blob}", host_name(address, port), key)
-        )
+        name = host_name(address, port)
+        self._add(_Line(f"{name} {key.key_type} {key.blob}", name, key))
         self._changed = True
         return Enrolment.REPLACED if known else Enrolment.NEW
 
     def forget(self, address: str, port: int) -> int:
         """Remove every key recorded for a device; returns how many lines went."""
-        name = host_name(address, port)
-        before = len(self._lines)
-        self._lines = [line for line in self._lines if line.key is None or not _matches(line.hosts, name)]
-        removed = before - len(self._lines)
-        self._changed = self._changed or removed > 0
-        return removed
+        going = self._lines_for(host_name(address, port))
+        if not going:
+            return 0
+        kept = [line for line in self._lines if all(line is not g for g in going)]
+        self._lines, self._plain, self._hashed = [], {}, []
+        for line in kept:
+            self._add(line)
+        self._changed = True
+        return len(going)
 
     def render(self) -> str:
         return "".join(line.text + "\n" for line in self._lines)
