@@ -89,11 +89,17 @@ def test_validate_does_not_create_a_database(fleet_cli: Any, tmp_path: Path) -> 
     assert not (tmp_path / "new.db").exists()
 
 
-def test_demo_imports_the_shipped_inventory_and_summarises(fleet_cli: Any, tmp_path: Path) -> None:
-    run = fleet_cli("demo", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT)
+def test_demo_imports_runs_the_simulator_and_sweeps(fleet_cli: Any, tmp_path: Path) -> None:
+    run = fleet_cli(
+        "demo", "--province", "79", "--snmp-only", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT
+    )
     assert run.code == 0, run.stderr
     assert "3,321 sites in 34 provinces" in run.stdout
     assert "9,963 devices" in run.stdout
+    assert "by province" in run.stdout and "79 Thành phố Hồ Chí Minh" in run.stdout
+    assert "Faults (" in run.stdout  # 2% of devices carry a seeded fault
+    status = fleet_cli("status", "--faults", "--json", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT)
+    assert status.code == 0 and json.loads(status.stdout)["devices"], status.stderr
 
 
 def test_generate_writes_a_larger_synthetic_inventory(fleet_cli: Any, tmp_path: Path) -> None:

@@ -54,13 +54,13 @@ def test_full_sweep_matches_the_ground_truth_and_is_stored(
 ) -> None:
     db, env = swept_db
     scratch = sim.extra["sites"][10]
-    # sim.send("POST", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
+    sim.send("POST", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
     sim.send("POST", "/faults", {"device": scratch[1], "fault": "ssh_reset"})
     try:
         run = fleet_cli("sweep", "--json", db=db, env=env)
         truth = sim.get("/truth")
     finally:
-        # sim.send("DELETE", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
+        sim.send("DELETE", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
         sim.send("DELETE", "/faults", {"device": scratch[1], "fault": "ssh_reset"})
     assert run.code == 0, run.stderr
     payload = json.loads(run.stdout)

@@ -1,33 +1,36 @@
-"""``fleet demo``: the main job on the embedded default (SQLite).
+"""``fleet demo``: the main job on the embedded default (SQLite and the simulator).
 
-Today it imports the shipped inventory and prints a summary; it grows into the whole loop
-(simulator, sweep, readiness, report) as those parts land.
+The whole loop as far as it is built: import the shipped inventory, start the simulator on it
+with seeded faults, enrol the SSH host keys, sweep, and report. Readiness and its report join
+when they land.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from fleet.cli import deps
+from fleet.cli import ssh as ssh_cli
+from fleet.cli.sweep import _Bar, _print_summary, _scope
+from fleet.engine.runner import run_sweep
+from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
-from fleet.inventory.validate import validate_paths
+from fleet.inventory.validate import Inventory, validate_paths
+from fleet.sim.lab import lab_secrets
+from fleet.sim.process import SimulatorProcess
 from fleet.store import inventory as repo
 
 
-def demo(
-    inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory directory to import."),
-) -> None:
-    """Import the shipped inventory into the database and summarise it."""
-    if not inventory.is_dir():
-        deps.err.print(f"[bold red]error:[/] {inventory} is not a directory; run from the project's root")
-        raise typer.Exit(2)
+def _import(inventory: Path) -> Inventory:
     started = time.perf_counter()
-    settings = deps.settings()
-    deps.err.print(f"database: {settings.database_url}")
     with deps.store() as store:
         with deps.err.status(f"validating {inventory}…"), store.session() as session:
             result = validate_paths([inventory], repo.known(session))
@@ -50,4 +53,74 @@ def demo(
         f"inventory: {totals['sites']:,} sites in {totals['provinces']} provinces ({carriers}); "
         f"{totals['devices']:,} devices ({roles}); {elapsed:.1f} s"
     )
-    deps.out.print("next: fleet inventory list --province ho_chi_minh   |   fleet inventory show 32248")
+    return result.inventory
+
+
+def demo(
+    inventory: Path = typer.Option(Path("inventory"), "--inventory", help="Inventory directory to import."),
+    seed: int = typer.Option(2026, "--seed", help="Seed of the simulator's random faults."),
+    fault_rate: float = typer.Option(
+        0.02, "--fault-rate", min=0, max=1, help="Share of devices with a fault."
+    ),
+    province: list[str] = typer.Option([], "--province", "-p", help="Sweep only these provinces."),
+    snmp_only: bool = typer.Option(False, "--snmp-only", help="Sweep over SNMP only (faster)."),
+    import_only: bool = typer.Option(False, "--import-only", help="Stop after the import."),
+) -> None:
+    """Import the shipped inventory, run the simulator with seeded faults, sweep, and report."""
+    if not inventory.is_dir():
+        deps.err.print(f"[bold red]error:[/] {inventory} is not a directory; run from the project's root")
+        raise typer.Exit(2)
+    settings = deps.settings()
+    deps.err.print(f"database: {settings.database_url}")
+    loaded = _import(inventory)
+    if import_only:
+        return
+    # The simulator and fleet must agree on the secrets the inventory refers to: lab values,
+    # unless the operator has set real ones in the environment.
+    secrets = {k: v for k, v in lab_secrets(loaded.credentials).items() if k not in os.environ}
+    os.environ.update(secrets)
+    with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
+        work = Path(tmp)
+        args = [
+            "--seed",
+            str(seed),
+            "--fault-rate",
+            str(fault_rate),
+            "--truth-file",
+            str(work / "truth.json"),
+        ]
+        with deps.err.status("starting the simulator…"):
+            sim = SimulatorProcess.start(inventory, dict(os.environ), args=args, log=work / "sim.log")
+            sim.wait_ready(120)
+        try:
+            deps.err.print(
+                f"simulator: {len(loaded.devices):,} devices, faults seeded {seed} at {fault_rate:.0%}"
+            )
+            known_hosts = work / "known_hosts"  # the simulator's keys never reach the NOC's own file
+            scope = _scope(province, [], [], None, snmp_only)
+            if not snmp_only:
+                with contextlib.suppress(typer.Exit):  # devices that are off cannot be enrolled
+                    ssh_cli.trust(
+                        province=province, carrier=None, role=None, group=None, device=[], site=[],
+                        replace=False, known_hosts=known_hosts, workers=settings.ssh_workers, timeout=None,
+                        as_json=False,
+                    )  # fmt: skip
+            options = SweepOptions(
+                known_hosts=known_hosts,
+                ssh_workers=settings.ssh_workers,
+                ssh_time_limit=settings.ssh_time_limit,
+                ssh_connect_timeout=settings.ssh_connect_timeout,
+            )
+            bar = _Bar(enabled=deps.err.is_terminal)
+            with deps.store() as store, bar.progress:
+                done = run_sweep(
+                    store,
+                    scope,
+                    options,
+                    retention=timedelta(days=settings.sample_retention_days),
+                    listeners=(bar,),
+                )
+            _print_summary(done)
+        finally:
+            sim.stop()
+    deps.out.print("next: fleet status --faults   |   fleet status 26734   |   fleet sweep --province 79")

@@ -80,9 +80,11 @@ def sweep(
     timeout: float = typer.Option(1.0, "--timeout", min=0.1, max=30, help="SNMP timeout per request, s."),
     retries: int = typer.Option(1, "--retries", min=0, max=5, help="SNMP retries per device."),
     in_flight: int = typer.Option(200, "--in-flight", min=1, max=2000, help="SNMP requests in flight."),
-    ssh_workers: int = typer.Option(50, "--ssh-workers", min=1, max=200, help="SSH sessions at once."),
-    ssh_time_limit: float = typer.Option(
-        30.0, "--ssh-time-limit", min=1, max=600, help="Absolute limit per SSH session, s."
+    ssh_workers: int | None = typer.Option(
+        None, "--ssh-workers", min=1, max=500, help="SSH sessions at once (default: ssh_workers setting)."
+    ),
+    ssh_time_limit: float | None = typer.Option(
+        None, "--ssh-time-limit", min=1, max=600, help="Absolute limit per SSH session, s (ssh_time_limit)."
     ),
     transcripts: Path | None = typer.Option(
         None, "--transcripts", help="Keep each SSH session's transcript (passwords redacted) here."
@@ -96,8 +98,9 @@ def sweep(
         snmp_timeout=timeout,
         snmp_retries=retries,
         snmp_in_flight=in_flight,
-        ssh_workers=ssh_workers,
-        ssh_time_limit=ssh_time_limit,
+        ssh_workers=ssh_workers or settings.ssh_workers,
+        ssh_time_limit=ssh_time_limit or settings.ssh_time_limit,
+        ssh_connect_timeout=settings.ssh_connect_timeout,
         known_hosts=settings.ssh_known_hosts,
         transcripts=transcripts,
     )
