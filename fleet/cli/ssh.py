@@ -63,11 +63,12 @@ def select_devices(
     with deps.store() as store, store.session() as session:
         codes = {repo.resolve_province(session, p).code for p in provinces}
         rows, _total = repo.list_devices(session, carrier=carrier, role=role, group=group)
-    missing = sorted(set(names) - {r.device for r in rows})
+    wanted_names, site_codes = set(names), {r.site_code for r in rows}
+    missing = sorted(wanted_names - {r.device for r in rows})
     if missing:
         raise NotFoundError(f"no device named {', '.join(missing)} (among those matching the other filters)")
-    wanted_sites = {s.zfill(5) if s.isdigit() else s for s in sites}
-    unknown_sites = sorted(s for s in sites if not {s, s.zfill(5)} & {r.site_code for r in rows})
+    wanted_sites = {s.zfill(5) if s.isdigit() else s for s in sites} | set(sites)
+    unknown_sites = sorted(s for s in sites if not {s, s.zfill(5)} & site_codes)
     if unknown_sites:
         raise NotFoundError(
             f"no site with code {', '.join(unknown_sites)} (among those matching the other filters)"
@@ -76,8 +77,8 @@ def select_devices(
         r
         for r in rows
         if (not codes or r.province_code in codes)
-        and (not names or r.device in names)
-        and (not sites or r.site_code in wanted_sites or r.site_code in sites)
+        and (not names or r.device in wanted_names)
+        and (not sites or r.site_code in wanted_sites)
     ]
     ssh = [r for r in chosen if r.driver in REGISTRY and REGISTRY.get(r.driver).uses_ssh and r.ssh_port]
     if not ssh:
