@@ -1,13 +1,17 @@
-"""fleet's SNMP transport against the simulator and small fake agents: values as plain Python values,
-each failure as fleet's own kind, the confirm pass, malformed answers, and worker processes."""
+"""fleet's SNMP transport against the simulator, small fake agents and net-snmp's snmpd: values as
+plain Python values, each failure as fleet's own kind, the confirm pass, malformed answers, worker
+processes."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -435,3 +439,68 @@ def test_library_indications_map_to_fleet_kinds() -> None:
     assert classify_indication(errind.WrongDigest()) is TransportErrorKind.AUTH_FAILED
     assert classify_indication(errind.UnknownUserName()) is TransportErrorKind.AUTH_FAILED
     assert classify_indication(errind.NotInTimeWindow()) is TransportErrorKind.PROTOCOL
+
+
+# --- against net-snmp's agent: a second, independent USM implementation ------------------------------
+
+SNMPD = shutil.which("snmpd") or next(
+    (p for p in ("/usr/sbin/snmpd", "/usr/local/sbin/snmpd") if Path(p).exists()), None
+)
+
+
+@pytest.mark.skipif(SNMPD is None, reason="net-snmp's snmpd is not installed (apt-get install snmpd)")
+def test_interoperates_with_net_snmp_snmpd(tmp_path: Path) -> None:
+    port = free_udp_port()
+    (tmp_path / "snmpd.conf").write_text(
+        f"agentAddress udp:127.0.0.1:{port}\n"
+        "rocommunity interop-community 127.0.0.1\n"
+        'createUser shaaes SHA "auth-pass-1234" AES "priv-pass-1234"\n'
+        'createUser sha256aes256 SHA-256 "auth-pass-5678" AES-256-C "priv-pass-5678"\n'
+        "rouser shaaes authpriv\nrouser sha256aes256 authpriv\n"
+    )
+    (tmp_path / "persist").mkdir()
+    agent = subprocess.Popen(
+        [str(SNMPD), "-f", "-Lf", str(tmp_path / "snmpd.log"), "-C", "-c", str(tmp_path / "snmpd.conf")],
+        env={"PATH": "/usr/sbin:/usr/bin:/bin", "SNMP_PERSISTENT_DIR": str(tmp_path / "persist")},
+    )
+
+    def v3(
+        user: str, auth: SnmpAuthProtocol, auth_key: str, priv: SnmpPrivProtocol, priv_key: str
+    ) -> SnmpCredentials:
+        return SnmpCredentials(
+            SnmpVersion.V3,
+            user=user,
+            auth_protocol=auth,
+            auth_key=auth_key,
+            priv_protocol=priv,
+            priv_key=priv_key,
+        )
+
+    v2c_creds = SnmpCredentials(SnmpVersion.V2C, community="interop-community")
+    targets = [
+        SnmpTarget("v2c", "127.0.0.1", port, v2c_creds),
+        SnmpTarget("sha-aes", "127.0.0.1", port, v3("shaaes", SnmpAuthProtocol.SHA, "auth-pass-1234", SnmpPrivProtocol.AES, "priv-pass-1234")),
+        SnmpTarget("sha256-aes256", "127.0.0.1", port, v3("sha256aes256", SnmpAuthProtocol.SHA256, "auth-pass-5678", SnmpPrivProtocol.AES256, "priv-pass-5678")),
+        SnmpTarget("wrong-auth", "127.0.0.1", port, v3("shaaes", SnmpAuthProtocol.SHA, "auth-pass-XXXX", SnmpPrivProtocol.AES, "priv-pass-1234")),
+        SnmpTarget("wrong-priv", "127.0.0.1", port, v3("shaaes", SnmpAuthProtocol.SHA, "auth-pass-1234", SnmpPrivProtocol.AES, "priv-pass-XXXX")),
+        SnmpTarget("unknown-user", "127.0.0.1", port, v3("nobody", SnmpAuthProtocol.SHA, "auth-pass-1234", SnmpPrivProtocol.AES, "priv-pass-1234")),
+    ]  # fmt: skip
+    try:
+        for _ in range(50):  # until the agent answers (it starts in well under a second)
+            if sweep([targets[0]], [SYS_NAME], timeout=0.1, retries=0)[0][0].ok:
+                break
+        results, _seen, _wall = sweep(targets, [SYS_NAME, SYS_OBJECT_ID, SYS_UPTIME, ABSENT], timeout=0.5)
+    finally:
+        agent.terminate()
+        agent.wait(10)
+    got = by_name(results)
+    for name in ("v2c", "sha-aes", "sha256-aes256"):
+        assert got[name].ok, got[name]
+        assert str(got[name].values[SYS_OBJECT_ID]).startswith("1.3.6.1.4.1.8072.")  # net-snmp's agent
+        assert isinstance(got[name].values[SYS_NAME], bytes) and isinstance(got[name].values[SYS_UPTIME], int)
+        assert got[name].missing == [ABSENT]
+    assert got["wrong-auth"].error is TransportErrorKind.AUTH_FAILED
+    assert got["unknown-user"].error is TransportErrorKind.AUTH_FAILED
+    # net-snmp drops what it cannot decrypt instead of reporting it: a timeout, with the hint
+    assert got["wrong-priv"].error is TransportErrorKind.TIMEOUT
+    assert "answers SNMPv3 discovery" in got["wrong-priv"].detail

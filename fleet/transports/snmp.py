@@ -77,6 +77,7 @@ from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
 from pyasn1.type import namedtype, univ  # type: ignore[import-untyped]
 from pysnmp.proto import errind, rfc1902, rfc1905
 from pysnmp.proto.api import v2c
+from pysnmp.proto.api.verdec import decode_message_version
 from pysnmp.proto.mpmod.rfc3412 import HeaderData, ScopedPDU, SNMPv3Message
 from pysnmp.proto.secmod.rfc3414.auth.hmacsha import HmacSha
 from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
@@ -498,9 +499,29 @@ class _Pass:
 
 class _Job:
     __slots__ = (
-        "addr", "community", "detail", "elapsed", "emitted", "error", "garbage", "index", "late",
-        "missing", "name", "oids", "outcome", "pass_", "remeasuring", "resyncs", "send_error", "tries",
-        "usm", "values", "version",
+        "addr",
+        "community",
+        "detail",
+        "discovered",
+        "elapsed",
+        "emitted",
+        "error",
+        "garbage",
+        "index",
+        "late",
+        "missing",
+        "name",
+        "oids",
+        "outcome",
+        "pass_",
+        "probe_first",
+        "remeasuring",
+        "resyncs",
+        "send_error",
+        "tries",
+        "usm",
+        "values",
+        "version",
     )  # fmt: skip
 
     def __init__(self, index: int, target: SnmpTarget, oids: Sequence[str]) -> None:
@@ -522,6 +543,8 @@ class _Job:
         self.late: float | None = None  # seconds after which a timed-out request was answered
         self.resyncs = 0
         self.send_error = ""
+        self.probe_first = False
+        self.discovered = 0  # the attempt in which the agent last answered engine discovery
         self.remeasuring = False
         self.emitted = False
         self.pass_: _Pass | None = None
@@ -548,6 +571,11 @@ class _Job:
             detail = f"answered after the timeout ({self.late:.2f} s > {timeout:g} s)"
         elif self.send_error:
             detail = f"no answer to {self.tries} request(s): {self.send_error}"
+        elif self.discovered and self.discovered == self.tries:
+            detail = (
+                f"no answer to {self.tries} request(s) of {timeout:g} s, though the agent answers SNMPv3 "
+                "discovery (a wrong privacy key or privacy protocol looks like this)"
+            )
         else:
             detail = f"no answer to {self.tries} request(s) of {timeout:g} s"
             if self.version is SnmpVersion.V2C:
@@ -599,6 +627,7 @@ class _Sweeper:
         self.slow_after = slow_after
         self.latency = 0.0125  # typical answer time (moving average), for telling stale requests
         self._drained_at = 0.0  # when the sockets were last found empty
+        self._read_up_to = 0.0  # kernel arrival time of the last datagram read (they queue in order)
         self.loop = asyncio.get_running_loop()
         self._sockets: dict[int, socket.socket] = {}
         self._pending: dict[int, _Request] = {}
@@ -655,6 +684,7 @@ class _Sweeper:
                 if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP and len(payload) >= _TIMEVAL.size:
                     seconds, micros = _TIMEVAL.unpack_from(payload)
                     arrived = min(now, seconds + micros / 1e6 - offset)
+                    self._read_up_to = arrived
             self.received(data, (str(addr[0]), int(addr[1])), arrived)
 
     def _drain_all(self) -> None:
@@ -792,6 +822,9 @@ class _Sweeper:
             job.tries += 1
             job.outcome = _Outcome.PENDING
         job.resyncs = 0
+        # A confirm attempt of a v3 device starts with discovery again: it tells a device that is
+        # alive but ignores our authenticated requests (a wrong privacy key) from a dead one.
+        job.probe_first = this.kind is _Kind.CONFIRM and job.version is SnmpVersion.V3
         self._start(job)
 
     # --- requests ------------------------------------------------------------------------------
@@ -807,7 +840,7 @@ class _Sweeper:
                 self._send(job, lambda rid: frame.join([rid.to_bytes(4, "big")]), probe=False)
             else:
                 engine = self._engines.get(job.addr)
-                if engine is None:
+                if engine is None or job.probe_first:
                     self._send(job, lambda rid: _PROBE.join([rid.to_bytes(4, "big")] * 2), probe=True)
                 else:
                     self._send(job, lambda rid: self._v3_get(job, engine, rid), probe=False)
@@ -882,9 +915,11 @@ class _Sweeper:
             for sock in self._sockets.values():
                 self._drain(sock)  # notes when the socket is empty, even when nothing ever arrives
         # A request stops holding its slot once it is several typical answer times old and its answer
-        # is not waiting unread in our socket (the socket was found empty since): then its device is
-        # slow or dead, and waiting for it costs nothing. While the client is behind, nothing is freed.
-        stale = min(now, self._drained_at) - min(self.timeout, max(0.05, STALE_FACTOR * self.latency))
+        # is not waiting unread in our socket: the socket was found empty since, or we have read a
+        # datagram that arrived later (the kernel queues them in order). Its device is then slow or
+        # dead, and waiting for it costs nothing; an answer still queued keeps its slot.
+        horizon = min(now, max(self._drained_at, self._read_up_to))
+        stale = horizon - min(self.timeout, max(0.05, STALE_FACTOR * self.latency))
         while holding and (not holding[0].holding or holding[0].sent <= stale):
             self._release(holding.popleft())
         while deadlines and deadlines[0].deadline <= now:
@@ -937,16 +972,22 @@ class _Sweeper:
         jobs = self._by_addr.get(addr)
         if not jobs:
             return  # not from a device of a sweep under way: not worth decoding
-        try:  # decoded as the version the device is polled with: anything else is not an answer
-            if jobs[0].version is SnmpVersion.V2C:
+        try:
+            version = jobs[0].version
+            if any(job.version is not version for job in jobs):  # one address polled both ways
+                version = (
+                    SnmpVersion.V3 if int(decode_message_version(data)) == _V3_VERSION else SnmpVersion.V2C
+                )
+            if version is SnmpVersion.V2C:  # decoded as the version the device is polled with
                 self._v2c(data, addr, now)
             else:
                 self._v3(data, addr, now)
         except _DECODE_ERRORS as exc:
-            for job in self._by_addr.get(addr, ()):
-                job.garbage = f"{len(data)} bytes that are not a readable SNMP answer ({_short(exc)})"
+            for job in jobs:
+                if job.pass_ is not None:  # only a device we are waiting for can have sent it
+                    job.garbage = f"{len(data)} bytes that are not a readable SNMP answer ({_short(exc)})"
         except Exception as exc:  # a bug of ours: report it on the device, never hide it
-            for job in list(self._by_addr.get(addr, ())):
+            for job in list(jobs):
                 detail = f"reading the answer: {exc!r}"
                 self._settle(job, _Outcome.FAILED, TransportErrorKind.INTERNAL, detail)
 
@@ -1031,6 +1072,8 @@ class _Sweeper:
             self._learn(addr, engine_id, boots, engine_time, now)
             if not late:
                 self._done_with(request, now)
+                job.probe_first = False
+                job.discovered = job.tries
                 self._start(job)  # the GET, in the same attempt
             return
         usm = job.usm
@@ -1130,6 +1173,16 @@ def _unflat(fields: tuple[Any, ...]) -> SnmpResult:
     return SnmpResult(name, values, missing, kind, detail, elapsed, attempts)
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM, because ru_maxrss also counts the parent's
+    memory that a forked child held until it exec'd this interpreter."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker_entry() -> None:
     """A worker process (started by SnmpClient): run the shards the parent sends until it sends None."""
     conn = Connection(int(sys.argv[1]))
@@ -1166,8 +1219,8 @@ async def _worker_loop(conn: Any, settings: dict[str, Any]) -> None:
                 handle.cancel()
             flush()
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-            conn.send(("done", cpu, rss, sweeper.sent, sweeper.received_count))
+            cpu = usage.ru_utime + usage.ru_stime
+            conn.send(("done", cpu, _peak_rss_mb(), sweeper.sent, sweeper.received_count))
     except (EOFError, OSError):
         pass  # the parent went away
     finally:
@@ -1187,11 +1240,14 @@ class _Worker:
 class SnmpClient:
     """SNMP GETs for sweeps: v2c and v3 authPriv, one result per request, failures as fleet's kinds.
 
-    ``timeout`` is per request; a silent device is asked ``retries`` more times in a confirm pass
-    after the main one; ``in_flight`` bounds the requests awaiting an answer (split across worker
-    processes); ``slow_after``: answers slower than this are measured again in the confirm pass;
-    ``workers``: processes for sweeps of ``SHARD_MIN`` devices or more (default: one per core, at
-    most 4; 0 or 1 keeps everything in this process).
+    ``timeout`` is per request; a silent device is asked ``retries`` more times, in confirm passes
+    that follow the main one; ``in_flight`` bounds the requests awaiting an answer (split across
+    worker processes); an answer slower than ``slow_after`` is measured again once, paced, so that
+    ``elapsed`` is the device's; ``workers``: processes for sweeps of ``SHARD_MIN`` devices or more
+    (default: one per core, at most 4; 0 or 1 keeps everything in this process).
+
+    Keep one client for repeated sweeps: its worker processes and the SNMPv3 engine IDs they
+    discovered stay, so later sweeps skip start-up and discovery. ``close()`` ends the workers.
     """
 
     def __init__(
