@@ -144,7 +144,11 @@ def test_software_mismatch_names_both_versions() -> None:
     ],
 )
 def test_snmp_failures(snmp_error: K, ssh_error: K | None, finding: Finding, status: DeviceStatus) -> None:
-    ssh = None if ssh_error is None else SshResult("r1", error=ssh_error, detail="x")
+    ssh = (
+        None
+        if ssh_error is None
+        else SshResult("r1", error=ssh_error, detail="TCP connect timed out after 10 s")
+    )
     health = classify(ref(), SnmpResult("r1", error=snmp_error, detail="2 x 1.0 s"), ssh)
     assert findings(health) == {finding}
     assert health.status is status
@@ -265,3 +269,23 @@ def test_root_cause_leaves_a_device_that_answers_alone() -> None:
     root_cause(healths, refs)
     assert findings(healths[0]) == {Finding.WAN_DOWN}
     assert healths[1].status is DeviceStatus.UP
+
+
+def test_a_device_that_connected_but_ran_out_of_time_is_alive_not_down() -> None:
+    late = SshResult("r1", error=K.TIMEOUT, detail="connected, but the session did not finish within 30 s")
+    health = classify(ref(), SnmpResult("r1", error=K.TIMEOUT, detail="2 x 1.0 s"), late)
+    assert findings(health) == {Finding.SNMP_SILENT, Finding.SSH_TIMEOUT}
+    assert health.status is DeviceStatus.DEGRADED
+
+
+def test_root_cause_keeps_what_is_known_without_the_device() -> None:
+    from fleet.domain.health import Problem  # noqa: PLC0415
+
+    refs = {"r1": ref(), "c1": codec_ref()}
+    silent = SnmpResult("x", error=K.TIMEOUT, detail="2 x 1.0 s")
+    router = classify(refs["r1"], silent, SshResult("r1", error=K.REFUSED, detail="refused"))
+    codec = classify(refs["c1"], silent, None)
+    codec.problems.insert(0, Problem(Finding.SECRET_MISSING, "profile x: not set", Party.NOC))
+    root_cause([router, codec], refs)
+    assert [p.finding for p in codec.problems] == [Finding.BEHIND_ROUTER, Finding.SECRET_MISSING]
+    assert codec.status is DeviceStatus.UNREACHABLE

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from fleet.domain.enums import Carrier, Role
-from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for, worst
+from fleet.domain.health import DeviceHealth, Finding, Problem, party_for, worst
 from fleet.drivers.facts import Facts
 from fleet.drivers.parsers import ParseError
 from fleet.drivers.registry import Driver
@@ -80,7 +80,6 @@ _SSH_FINDING = {
     K.SECRET: Finding.SECRET_MISSING,
     K.INTERNAL: Finding.INTERNAL,
 }
-_SSH_DEAD = frozenset({K.REFUSED, K.TIMEOUT})  # nothing at the address answered SSH either
 
 
 def classify(
@@ -98,7 +97,7 @@ def classify(
         facts = _read_snmp(judge, snmp)
     ssh_facts = _read_ssh(judge, ssh, snmp_silent) if ssh is not None else None
     if snmp_silent and snmp is not None:
-        if ssh is not None and ssh.error not in _SSH_DEAD:
+        if ssh is not None and ssh.reached:
             judge.add(Finding.SNMP_SILENT, f"no SNMP answer ({snmp.detail}), but SSH answers")
         else:
             how = "" if ssh is None else f"; SSH {ssh.error.value if ssh.error else 'ok'}: {ssh.detail}"
@@ -138,7 +137,7 @@ def _read_ssh(judge: _Judge, ssh: SshResult, snmp_silent: bool) -> Facts | None:
         except (ParseError, KeyError) as exc:
             judge.add(Finding.SSH_ERROR, f"SSH output unreadable: {exc}")
             return None
-    if snmp_silent and ssh.error in _SSH_DEAD:
+    if snmp_silent and not ssh.reached and ssh.error in (K.REFUSED, K.TIMEOUT):
         return None  # reported once, as no answer at all
     finding = _SSH_FINDING.get(ssh.error, Finding.SSH_ERROR)
     judge.add(finding, f"SSH {ssh.error.value}: {ssh.detail}")
@@ -209,6 +208,9 @@ def _error_ratio(facts: Facts, previous: Facts | None) -> tuple[float | None, st
     return errors / packets, "since boot"
 
 
+_NOT_SILENCE = frozenset({Finding.SECRET_MISSING, Finding.INTERNAL})
+
+
 def root_cause(healths: Iterable[DeviceHealth], refs: Mapping[str, DeviceRef]) -> None:
     """A site whose router is down or cut off makes its silent codec and camera unreachable.
 
@@ -230,12 +232,13 @@ def root_cause(healths: Iterable[DeviceHealth], refs: Mapping[str, DeviceRef]) -
             if health is router or not any(p.finding is Finding.NO_ANSWER for p in health.problems):
                 continue
             ref = refs[health.device]
-            health.problems = [
-                Problem(
-                    Finding.BEHIND_ROUTER,
-                    f"unreachable behind router {router.device}, which {why}",
-                    party_for(Finding.BEHIND_ROUTER, ref.carrier),
-                    cause=router.device,
-                )
-            ]
-            health.status = DeviceStatus.UNREACHABLE
+            behind = Problem(
+                Finding.BEHIND_ROUTER,
+                f"unreachable behind router {router.device}, which {why}",
+                party_for(Finding.BEHIND_ROUTER, ref.carrier),
+                cause=router.device,
+            )
+            # Silence is explained by the router; what fleet knows without the device stays.
+            kept = [p for p in health.problems if p.finding in _NOT_SILENCE]
+            health.problems = [behind, *kept]
+            health.status = worst([p.status for p in health.problems])

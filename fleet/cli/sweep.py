@@ -17,6 +17,7 @@ from fleet.domain.health import STATUS_ORDER, DeviceHealth, DeviceStatus
 from fleet.engine.runner import StoredSweep, run_sweep
 from fleet.engine.sweep import Phase, ProgressEvent, SweepOptions
 from fleet.engine.targets import Scope, Target
+from fleet.errors import NotFoundError
 from fleet.store import inventory as inventory_repo
 from fleet.store import sweeps as repo
 
@@ -37,8 +38,10 @@ def _scope(
 ) -> Scope:
     with deps.store() as store, store.session() as session:
         codes = frozenset(inventory_repo.resolve_province(session, p).code for p in provinces)
-        sites = frozenset(inventory_repo.group_site_codes(session, group)) if group else frozenset()
-    return Scope(codes, frozenset(carriers), frozenset(roles), sites, snmp_only)
+        sites = frozenset(inventory_repo.group_site_codes(session, group)) if group else None
+    if sites is not None and not sites:
+        raise NotFoundError(f"group '{group}' has no sites")
+    return Scope(codes, frozenset(carriers), frozenset(roles), sites, snmp_only, group)
 
 
 class _Bar:
@@ -223,6 +226,9 @@ def status(
         last = repo.list_sweeps(session, limit=1)
     if as_json:
         deps.print_json({"devices": [r.to_json() for r in rows]})
+        return
+    if not rows and faults_only and last:
+        deps.out.print("No faults.")
         return
     if not rows:
         deps.err.print("No state recorded yet for these devices: run fleet sweep first.")

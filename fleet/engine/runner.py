@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -18,6 +19,7 @@ from fleet.store.db import Store
 from fleet.store.inventory import load_inventory
 from fleet.store.models import Sweep
 
+log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 15.0  # seconds; a sweep silent for sweeps.STALE_AFTER is taken for dead
 
 
@@ -72,12 +74,15 @@ def run_sweep(
     engine.subscribe(beat)
     try:
         result = asyncio.run(engine.run(targets, previous))
+        with store.session() as session:
+            sweep = repo.record_sweep(session, sweep_id, result.healths, retention)
     except BaseException as exc:
         status = SweepStatus.ABORTED if isinstance(exc, KeyboardInterrupt) else SweepStatus.FAILED
         note = "interrupted by the operator" if isinstance(exc, KeyboardInterrupt) else repr(exc)
-        with store.session() as session:
-            repo.end_sweep(session, sweep_id, status, note)
+        try:
+            with store.session() as session:
+                repo.end_sweep(session, sweep_id, status, note)
+        except Exception:  # the original error matters more; the next sweep reaps this one
+            log.exception("could not record sweep %s as %s", sweep_id, status.value)
         raise
-    with store.session() as session:
-        sweep = repo.record_sweep(session, sweep_id, result.healths, retention)
     return StoredSweep(sweep, result, targets)

@@ -13,6 +13,7 @@ later the API). Order of work:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from fleet.checks.health import HealthPolicy, classify, root_cause
 from fleet.domain.enums import Role
-from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for
+from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for, worst
 from fleet.drivers.facts import Facts
 from fleet.engine.targets import Target
 from fleet.transports.errors import TransportErrorKind
 from fleet.transports.snmp import SnmpClient, SnmpResult
 from fleet.transports.ssh import SshClient, SshResult, SshTarget
+
+log = logging.getLogger(__name__)
 
 
 class Phase(StrEnum):
@@ -99,9 +102,18 @@ class SweepEngine:
         healths = []
         for target in targets:
             name = target.ref.name
-            health = classify(
-                target.ref, snmp.get(name), ssh.get(name), opts.policy, (previous or {}).get(name)
-            )
+            try:
+                health = classify(
+                    target.ref, snmp.get(name), ssh.get(name), opts.policy, (previous or {}).get(name)
+                )
+            except Exception as exc:  # a bug in fleet: this device's verdict says so, the sweep goes on
+                log.exception("classifying %s failed", name)
+                problem = Problem(
+                    Finding.INTERNAL,
+                    f"{type(exc).__name__}: {exc}",
+                    party_for(Finding.INTERNAL, target.ref.carrier),
+                )
+                health = DeviceHealth(name, target.ref.site, problem.status, [problem])
             if target.secret_problem:
                 problem = Problem(
                     Finding.SECRET_MISSING,
@@ -109,8 +121,7 @@ class SweepEngine:
                     party_for(Finding.SECRET_MISSING, target.ref.carrier),
                 )
                 health.problems.insert(0, problem)
-                if health.status is DeviceStatus.UP:
-                    health.status = problem.status
+                health.status = worst([p.status for p in health.problems])
             healths.append(health)
         root_cause(healths, {t.ref.name: t.ref for t in targets})
         self._emit(ProgressEvent(Phase.DONE, len(healths), len(healths)))
@@ -155,7 +166,10 @@ class SweepEngine:
             result = snmp.get(router.ref.name)
             if result is None or result.error is TransportErrorKind.TIMEOUT:
                 return result is not None
-            return result.ok and router.ref.driver.snmp.read(result.values).wan_up is False
+            try:
+                return result.ok and router.ref.driver.snmp.read(result.values).wan_up is False
+            except Exception:  # an odd answer: classification reports it; here it only means 'not dark'
+                return False
 
         first, held = [], []
         for target in with_ssh:
@@ -182,13 +196,12 @@ class SweepEngine:
         )
         try:
             results = {r.name: r for r in await client.run_many(_jobs(first), progress)}
-            dead = {TransportErrorKind.REFUSED, TransportErrorKind.TIMEOUT}
             retry = []
             for target in held:
                 router = routers[target.ref.site]
                 answer = results.get(router.ref.name)
                 wan_down = not silent(router.ref.name)
-                if answer is not None and answer.error not in dead and not wan_down:
+                if answer is not None and answer.reached and not wan_down:
                     retry.append(target)  # the router is alive: the device's silence is its own
                 else:
                     done += 1

@@ -23,15 +23,16 @@ class Scope:
     provinces: frozenset[str] = frozenset()  # province codes
     carriers: frozenset[Carrier] = frozenset()
     roles: frozenset[Role] = frozenset()
-    sites: frozenset[str] = frozenset()  # site codes (a group expands to these)
+    sites: frozenset[str] | None = None  # site codes (a group expands to these); None: no filter
     snmp_only: bool = False
+    group: str | None = None  # recorded with the sweep
 
     def matches(self, device: DeviceRecord, site: SiteRecord) -> bool:
         return (
             (not self.provinces or site.province_code in self.provinces)
             and (not self.carriers or site.carrier in self.carriers)
             and (not self.roles or device.role in self.roles)
-            and (not self.sites or site.code in self.sites)
+            and (self.sites is None or site.code in self.sites)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -39,7 +40,8 @@ class Scope:
             "provinces": sorted(self.provinces),
             "carriers": sorted(c.value for c in self.carriers),
             "roles": sorted(r.value for r in self.roles),
-            "sites": len(self.sites) if self.sites else 0,
+            "group": self.group,
+            "sites": len(self.sites) if self.sites is not None else None,
             "snmp_only": self.snmp_only,
         }
         return {k: v for k, v in out.items() if v}

@@ -158,7 +158,7 @@ def record_sweep(
     sweep.finished_at = now
     sweep.duration_s = (now - sweep.started_at).total_seconds()
     sweep.devices = len(states)
-    sweep.counts = dict(Counter(h.status.value for h in healths))
+    sweep.counts = dict(Counter(row["status"].value for row in states))
     session.add(sweep)
     session.commit()
     session.refresh(sweep)

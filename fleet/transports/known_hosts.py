@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import paramiko  # type: ignore[import-untyped]  # no stubs; pyproject lists none
+import paramiko
 
 from fleet.inventory.writer import write_atomic
 from fleet.transports.errors import TransportError, TransportErrorKind

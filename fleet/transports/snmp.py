@@ -84,9 +84,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from pyasn1.codec.ber import decoder, encoder  # type: ignore[import-untyped]
-from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
-from pyasn1.type import namedtype, univ  # type: ignore[import-untyped]
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.error import PyAsn1Error
+from pyasn1.type import namedtype, univ
 from pysnmp.proto import errind, rfc1902, rfc1905
 from pysnmp.proto.api import v2c
 from pysnmp.proto.api.verdec import decode_message_version

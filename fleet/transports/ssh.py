@@ -39,7 +39,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-import paramiko  # type: ignore[import-untyped]  # no stubs; pyproject lists none
+import paramiko
 from netmiko.base_connection import BaseConnection
 from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
 from netmiko.ssh_dispatcher import CLASS_MAPPER
@@ -61,6 +61,7 @@ CE_END = r"\n(?:OK|ERROR|Command not recognized\.)\n"
 DEFAULT_EXPECT = {"cisco_tp": CE_END}
 LOGOUT = {"cisco_tp": "bye", "huawei": "quit"}  # others: exit
 REDACTED = "********"
+NOT_CONNECTED = ("TCP connect timed out", "cannot connect", "no answer within")  # see SshResult.reached
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,15 @@ class SshResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def reached(self) -> bool:
+        """Whether anything at the address answered: False for a refused or unanswered TCP connect."""
+        if self.error is TransportErrorKind.REFUSED:
+            return False
+        if self.error in (TransportErrorKind.TIMEOUT, TransportErrorKind.INTERNAL, TransportErrorKind.SECRET):
+            return bool(self.outputs) or not self.detail.startswith(NOT_CONNECTED)
+        return True
 
 
 class _UnknownHostKey(paramiko.SSHException):  # type: ignore[misc]
@@ -279,6 +289,7 @@ class _Job:
     future: asyncio.Future[SshResult]
     lock: threading.Lock = field(default_factory=threading.Lock)
     sock: socket.socket | None = None
+    connected: bool = False  # TCP connected at some point (tells a hung connect from a slow session)
     expired: bool = False
     timer: asyncio.TimerHandle | None = None
     outputs: dict[str, str] = field(default_factory=dict)
@@ -313,6 +324,7 @@ class SshClient:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet-ssh")
         self._closed = False
         self._timeout_detail = f"no answer within {time_limit:g} s"
+        self._late_detail = f"connected, but the session did not finish within {time_limit:g} s"
 
     async def run_many(
         self,
@@ -362,10 +374,13 @@ class SshClient:
                     job.target.name,
                     outputs=dict(job.outputs),
                     error=TransportErrorKind.TIMEOUT,
-                    detail="cancelled" if cancelled else self._timeout_detail,
+                    detail="cancelled" if cancelled else self._deadline_detail(job),
                     elapsed=self.time_limit,
                 )
             )
+
+    def _deadline_detail(self, job: _Job) -> str:
+        return self._late_detail if job.connected else self._timeout_detail
 
     def _settle(self, job: _Job, result: SshResult) -> None:
         if job.timer is not None:
@@ -394,7 +409,7 @@ class SshClient:
         if job.expired or (not result.ok and time.monotonic() >= deadline):
             # Out of time: one verdict, whether the deadline or one of netmiko's own timeouts (set to
             # the time left) went off first, and whatever the thread saw after it.
-            result.error, result.detail = TransportErrorKind.TIMEOUT, self._timeout_detail
+            result.error, result.detail = TransportErrorKind.TIMEOUT, self._deadline_detail(job)
             result.elapsed = self.time_limit
         self._trailer(job, result)
         with contextlib.suppress(RuntimeError):
@@ -424,6 +439,7 @@ class SshClient:
                 if job.expired:
                     return result
                 job.sock = sock
+                job.connected = True
             remaining = max(deadline - time.monotonic(), 0.05)
             theirs = (
                 sock.dup()
