@@ -70,8 +70,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     secrets = lab_secrets(inventory.credentials)
     os.environ.update(secrets)
     carriers = {s.code: s.carrier for s in inventory.sites}
-    devices: dict[str, tuple[Role, Carrier]] = {
-        d.name: (d.role, carriers[d.site_code]) for d in inventory.devices
+    devices: dict[str, tuple[Role, Carrier, str]] = {
+        d.name: (d.role, carriers[d.site_code], d.site_code) for d in inventory.devices
     }
 
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:

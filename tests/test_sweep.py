@@ -11,7 +11,7 @@ import pytest
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Party, Problem
 from fleet.inventory.validate import validate_paths
-from fleet.sim.expect import compare
+from fleet.sim.expect import SweepConditions, compare
 from tests.simulator import SimHandle
 
 
@@ -28,9 +28,9 @@ def swept_db(sim: SimHandle, fleet_cli: Any, tmp_path: Path) -> tuple[Any, dict[
     return db, env
 
 
-def devices_of(sim: SimHandle) -> dict[str, tuple[Role, Carrier]]:
+def devices_of(sim: SimHandle) -> dict[str, tuple[Role, Carrier, str]]:
     carriers = {s.code: s.carrier for s in validate_paths([sim.inventory_dir]).inventory.sites}
-    return {name: (d.role, carriers[d.site_code]) for name, d in sim.devices.items()}
+    return {name: (d.role, carriers[d.site_code], d.site_code) for name, d in sim.devices.items()}
 
 
 def healths_from(payload: dict[str, Any]) -> list[DeviceHealth]:
@@ -100,5 +100,14 @@ def test_scoped_snmp_only_sweep_and_its_summary(
     off_camera = sim.extra["sites"][5][2]
     line = next(line for line in run.stdout.splitlines() if off_camera in line)
     assert "down" in line and "no answer to SNMP" in line
+    snmp_only = fleet_cli("sweep", "--snmp-only", "--json", db=db, env=env)
+    assert snmp_only.code == 0, snmp_only.stderr
+    result = compare(
+        healths_from(json.loads(snmp_only.stdout)),
+        sim.get("/truth"),
+        devices_of(sim),
+        SweepConditions(snmp_only=True),
+    )
+    assert result.mismatches == [], "\n".join(result.mismatches)
     unknown = fleet_cli("sweep", "--province", "Atlantis", db=db, env=env)
     assert unknown.code != 0 and "Atlantis" in unknown.stderr

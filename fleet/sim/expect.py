@@ -113,7 +113,10 @@ def _expect_device(
 
 
 def expectations(
-    truth: Mapping[str, Any], devices: Mapping[str, Role], cond: SweepConditions | None = None
+    truth: Mapping[str, Any],
+    devices: Mapping[str, Role],
+    cond: SweepConditions | None = None,
+    sites: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Expectation], dict[str, int]]:
     """The expected findings of every device (healthy ones expect none), and faults out of scope."""
     cond = cond or SweepConditions()
@@ -132,17 +135,35 @@ def expectations(
             out[name] = Expectation(frozenset({Finding.BEHIND_ROUTER}), cause=behind[name])
         else:
             out[name] = _expect_device(role, faults.get(name, {}), cond)
+    if cond.snmp_only and sites:
+        # Over SNMP alone a router whose agent is silent looks dark: a silent device behind it is
+        # reported behind it, as SNMP cannot tell otherwise.
+        routers = {sites[n]: n for n, role in devices.items() if role is Role.ROUTER}
+        for name, want in list(out.items()):
+            router = routers.get(sites.get(name, ""))
+            if (
+                router is not None
+                and router != name
+                and want.required == {Finding.NO_ANSWER}
+                and out[router].required & {Finding.NO_ANSWER, Finding.WAN_DOWN}
+            ):
+                out[name] = Expectation(frozenset({Finding.BEHIND_ROUTER}), cause=router)
     return out, out_of_scope
 
 
 def compare(
     healths: Iterable[DeviceHealth],
     truth: Mapping[str, Any],
-    devices: Mapping[str, tuple[Role, Carrier]],
+    devices: Mapping[str, tuple[Role, Carrier, str]],
     cond: SweepConditions | None = None,
 ) -> Comparison:
-    """Check every device's findings, parties and status against the ground truth."""
-    expected, out_of_scope = expectations(truth, {n: r for n, (r, _c) in devices.items()}, cond)
+    """Check every device's findings, parties and status against the ground truth.
+
+    ``devices``: name -> (role, carrier of its site, site code).
+    """
+    expected, out_of_scope = expectations(
+        truth, {n: d[0] for n, d in devices.items()}, cond, {n: d[2] for n, d in devices.items()}
+    )
     result = Comparison(out_of_scope=out_of_scope)
     for health in healths:
         result.checked += 1
