@@ -141,13 +141,14 @@ def expectations(
         routers = {sites[n]: n for n, role in devices.items() if role is Role.ROUTER}
         for name, want in list(out.items()):
             router = routers.get(sites.get(name, ""))
-            if (
-                router is not None
-                and router != name
-                and want.required == {Finding.NO_ANSWER}
-                and out[router].required & {Finding.NO_ANSWER, Finding.WAN_DOWN}
-            ):
+            if router is None or router == name or want.required != {Finding.NO_ANSWER}:
+                continue
+            if out[router].required & {Finding.NO_ANSWER, Finding.WAN_DOWN}:
                 out[name] = Expectation(frozenset({Finding.BEHIND_ROUTER}), cause=router)
+            elif Finding.NO_ANSWER in out[router].optional:  # the router's lost requests, by chance
+                out[name] = Expectation(
+                    frozenset(), frozenset({Finding.NO_ANSWER, Finding.BEHIND_ROUTER}), router
+                )
     return out, out_of_scope
 
 
