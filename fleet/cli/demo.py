@@ -11,7 +11,6 @@ import contextlib
 import os
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -19,8 +18,7 @@ from rich.table import Table
 
 from fleet.cli import deps
 from fleet.cli import ssh as ssh_cli
-from fleet.cli.sweep import _Bar, _print_summary, _scope
-from fleet.engine.runner import run_sweep
+from fleet.cli.sweep import _print_summary, _scope, sweep_with_progress
 from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
@@ -111,15 +109,7 @@ def demo(
                 ssh_time_limit=settings.ssh_time_limit,
                 ssh_connect_timeout=settings.ssh_connect_timeout,
             )
-            bar = _Bar(enabled=deps.err.is_terminal)
-            with deps.store() as store, bar.progress:
-                done = run_sweep(
-                    store,
-                    scope,
-                    options,
-                    retention=timedelta(days=settings.sample_retention_days),
-                    listeners=(bar,),
-                )
+            done = sweep_with_progress(scope, options)
             _print_summary(done)
         finally:
             sim.stop()

@@ -107,19 +107,24 @@ def sweep(
         known_hosts=settings.ssh_known_hosts,
         transcripts=transcripts,
     )
-    bar = _Bar(enabled=not as_json and deps.err.is_terminal)
-    with deps.store() as store, bar.progress:
-        done = run_sweep(
-            store,
-            scope,
-            options,
-            retention=timedelta(days=settings.sample_retention_days),
-            listeners=(bar,),
-        )
+    done = sweep_with_progress(scope, options, show=not as_json)
     if as_json:
         deps.print_json(_sweep_json(done))
     else:
         _print_summary(done)
+
+
+def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:
+    """Run and record a sweep with a live progress bar on stderr (when it is a terminal)."""
+    bar = _Bar(enabled=show and deps.err.is_terminal)
+    with deps.store() as store, bar.progress:
+        return run_sweep(
+            store,
+            scope,
+            options,
+            retention=timedelta(days=deps.settings().sample_retention_days),
+            listeners=(bar,),
+        )
 
 
 def _sweep_json(done: StoredSweep) -> dict[str, Any]:

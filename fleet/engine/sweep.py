@@ -130,15 +130,7 @@ class SweepEngine:
     async def _snmp(self, targets: Sequence[Target]) -> dict[str, SnmpResult]:
         opts = self.options
         requests = [(t.snmp, t.ref.driver.snmp.oids) for t in targets if t.snmp is not None]
-        total = len(requests)
-        done = 0
-        self._emit(ProgressEvent(Phase.SNMP, 0, total))
-
-        def progress(result: SnmpResult) -> None:
-            nonlocal done
-            done += 1
-            self._emit(ProgressEvent(Phase.SNMP, done, total, result.name, result.ok))
-
+        progress = _Counter(self._emit, Phase.SNMP, len(requests))
         client = SnmpClient(
             timeout=opts.snmp_timeout, retries=opts.snmp_retries, in_flight=opts.snmp_in_flight
         )
@@ -178,15 +170,7 @@ class SweepEngine:
                 held.append(target)
             else:
                 first.append(target)
-        total = len(first) + len(held)
-        done = 0
-        self._emit(ProgressEvent(Phase.SSH, 0, total))
-
-        def progress(result: SshResult) -> None:
-            nonlocal done
-            done += 1
-            self._emit(ProgressEvent(Phase.SSH, done, total, result.name, result.ok))
-
+        progress = _Counter(self._emit, Phase.SSH, len(first) + len(held))
         client = SshClient(
             opts.known_hosts,
             workers=opts.ssh_workers,
@@ -204,14 +188,29 @@ class SweepEngine:
                 if answer is not None and answer.reached and not wan_down:
                     retry.append(target)  # the router is alive: the device's silence is its own
                 else:
-                    done += 1
-                    self._emit(ProgressEvent(Phase.SSH, done, total, target.ref.name, ok=False))
+                    progress.skip(target.ref.name)
             if retry:
                 second = await client.run_many(_jobs(retry), progress)
                 results.update({r.name: r for r in second})
         finally:
             client.close()
         return results
+
+
+class _Counter:
+    """Counts one phase's finished devices and publishes each as a progress event."""
+
+    def __init__(self, emit: Listener, phase: Phase, total: int) -> None:
+        self.emit, self.phase, self.total, self.done = emit, phase, total, 0
+        emit(ProgressEvent(phase, 0, total))
+
+    def __call__(self, result: SnmpResult | SshResult) -> None:
+        self.done += 1
+        self.emit(ProgressEvent(self.phase, self.done, self.total, result.name, result.ok))
+
+    def skip(self, name: str) -> None:
+        self.done += 1
+        self.emit(ProgressEvent(self.phase, self.done, self.total, name, ok=False))
 
 
 def _jobs(targets: Sequence[Target]) -> list[tuple[SshTarget, Sequence[str]]]:
