@@ -147,7 +147,7 @@ def test_snmp_failures(snmp_error: K, ssh_error: K | None, finding: Finding, sta
     ssh = (
         None
         if ssh_error is None
-        else SshResult("r1", error=ssh_error, detail="TCP connect timed out after 10 s")
+        else SshResult("r1", error=ssh_error, detail="TCP connect timed out after 10 s", connected=False)
     )
     health = classify(ref(), SnmpResult("r1", error=snmp_error, detail="2 x 1.0 s"), ssh)
     assert findings(health) == {finding}
@@ -246,7 +246,7 @@ def test_root_cause_folds_a_dark_site_into_one_carrier_fault() -> None:
     }
     silent = SnmpResult("x", error=K.TIMEOUT, detail="2 x 1.0 s")
     healths = [
-        classify(refs["r1"], silent, SshResult("r1", error=K.REFUSED, detail="refused")),
+        classify(refs["r1"], silent, SshResult("r1", error=K.REFUSED, detail="refused", connected=False)),
         classify(refs["c1"], silent, None),
         classify(refs["k1"], silent, None),
     ]
@@ -283,7 +283,7 @@ def test_root_cause_keeps_what_is_known_without_the_device() -> None:
 
     refs = {"r1": ref(), "c1": codec_ref()}
     silent = SnmpResult("x", error=K.TIMEOUT, detail="2 x 1.0 s")
-    router = classify(refs["r1"], silent, SshResult("r1", error=K.REFUSED, detail="refused"))
+    router = classify(refs["r1"], silent, SshResult("r1", error=K.REFUSED, detail="refused", connected=False))
     codec = classify(refs["c1"], silent, None)
     codec.problems.insert(0, Problem(Finding.SECRET_MISSING, "profile x: not set", Party.NOC))
     root_cause([router, codec], refs)

@@ -210,6 +210,8 @@ def test_failures_are_classified(sim: Any, enrolled: Path) -> None:
         dark: TransportErrorKind.REFUSED,  # behind a dark router
     }
     assert wall < 4
+    # Whether anything answered at the address: a sweep tells a dead device from a dead SSH by this.
+    assert {r.name: r.connected for r in results} == {auth: True, silent: True, off: False, dark: False}
     assert all(r.detail and sim.password(r.name) not in r.detail for r in results)
     assert "login refused for user 'noc'" in results[0].detail
 
@@ -262,6 +264,7 @@ def test_a_hung_device_is_cut_off_at_the_time_limit_and_frees_its_worker(sim: An
     hung, ok = results
     assert hung.error is TransportErrorKind.TIMEOUT
     assert hung.detail == "connected, but the session did not finish within 2 s"
+    assert hung.connected
     assert limit <= arrived[slow] < limit + 0.5  # reported at the deadline, not when the thread ends
     assert ok.ok, ok.detail
     assert arrived[healthy] < limit + 1.5  # the hung session's worker was freed at the deadline

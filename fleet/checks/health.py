@@ -97,7 +97,7 @@ def classify(
         facts = _read_snmp(judge, snmp)
     ssh_facts = _read_ssh(judge, ssh, snmp_silent) if ssh is not None else None
     if snmp_silent and snmp is not None:
-        if ssh is not None and ssh.reached:
+        if ssh is not None and ssh.connected:
             judge.add(Finding.SNMP_SILENT, f"no SNMP answer ({snmp.detail}), but SSH answers")
         else:
             how = "" if ssh is None else f"; SSH {ssh.error.value if ssh.error else 'ok'}: {ssh.detail}"
@@ -137,7 +137,7 @@ def _read_ssh(judge: _Judge, ssh: SshResult, snmp_silent: bool) -> Facts | None:
         except (ParseError, KeyError) as exc:
             judge.add(Finding.SSH_ERROR, f"SSH output unreadable: {exc}")
             return None
-    if snmp_silent and not ssh.reached and ssh.error in (K.REFUSED, K.TIMEOUT):
+    if snmp_silent and not ssh.connected and ssh.error in (K.REFUSED, K.TIMEOUT):
         return None  # reported once, as no answer at all
     finding = _SSH_FINDING.get(ssh.error, Finding.SSH_ERROR)
     judge.add(finding, f"SSH {ssh.error.value}: {ssh.detail}")

@@ -185,7 +185,7 @@ class SweepEngine:
                 router = routers[target.ref.site]
                 answer = results.get(router.ref.name)
                 wan_down = not silent(router.ref.name)
-                if answer is not None and answer.reached and not wan_down:
+                if answer is not None and answer.connected and not wan_down:
                     retry.append(target)  # the router is alive: the device's silence is its own
                 else:
                     progress.skip(target.ref.name)

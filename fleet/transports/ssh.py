@@ -61,7 +61,6 @@ CE_END = r"\n(?:OK|ERROR|Command not recognized\.)\n"
 DEFAULT_EXPECT = {"cisco_tp": CE_END}
 LOGOUT = {"cisco_tp": "bye", "huawei": "quit"}  # others: exit
 REDACTED = "********"
-NOT_CONNECTED = ("TCP connect timed out", "cannot connect", "no answer within")  # see SshResult.reached
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +87,11 @@ class SshResult:
     error: TransportErrorKind | None = None
     detail: str = ""
     elapsed: float = 0.0
+    connected: bool = True  # False: the TCP connect never succeeded (refused, unanswered, not tried)
 
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    @property
-    def reached(self) -> bool:
-        """Whether anything at the address answered: False for a refused or unanswered TCP connect."""
-        if self.error is TransportErrorKind.REFUSED:
-            return False
-        if self.error in (TransportErrorKind.TIMEOUT, TransportErrorKind.INTERNAL, TransportErrorKind.SECRET):
-            return bool(self.outputs) or not self.detail.startswith(NOT_CONNECTED)
-        return True
 
 
 class _UnknownHostKey(paramiko.SSHException):  # type: ignore[misc]
@@ -376,6 +367,7 @@ class SshClient:
                     error=TransportErrorKind.TIMEOUT,
                     detail="cancelled" if cancelled else self._deadline_detail(job),
                     elapsed=self.time_limit,
+                    connected=job.connected,
                 )
             )
 
@@ -404,6 +396,7 @@ class SshClient:
                 job.target.name, error=TransportErrorKind.INTERNAL, detail=f"{type(exc).__name__}: {exc}"
             )
         result.elapsed = time.monotonic() - started
+        result.connected = job.connected
         if job.target.password:
             result.detail = result.detail.replace(job.target.password, REDACTED)
         if job.expired or (not result.ok and time.monotonic() >= deadline):
