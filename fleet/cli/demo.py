@@ -7,7 +7,6 @@ when they land.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
@@ -19,6 +18,7 @@ from rich.table import Table
 from fleet.cli import deps
 from fleet.cli import ssh as ssh_cli
 from fleet.cli.sweep import _print_summary, _scope, sweep_with_progress
+from fleet.engine.enrol import enrol_host_keys
 from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
@@ -97,12 +97,19 @@ def demo(
             known_hosts = work / "known_hosts"  # the simulator's keys never reach the NOC's own file
             scope = _scope(province, [], [], None, snmp_only)
             if not snmp_only:
-                with contextlib.suppress(typer.Exit):  # devices that are off cannot be enrolled
-                    ssh_cli.trust(
-                        province=province, carrier=None, role=None, group=None, device=[], site=[],
-                        replace=False, known_hosts=known_hosts, workers=settings.ssh_workers, timeout=None,
-                        as_json=False,
-                    )  # fmt: skip
+                devices = ssh_cli.select_devices(province, None, None, None, [], [])
+                with deps.err.status(f"enrolling the SSH host keys of {len(devices):,} routers and codecs…"):
+                    outcomes = enrol_host_keys(
+                        devices,
+                        known_hosts,
+                        workers=settings.ssh_workers,
+                        timeout=settings.ssh_connect_timeout,
+                    )
+                failed = sum(o.error is not None for o in outcomes)
+                deps.err.print(
+                    f"host keys: {len(outcomes) - failed:,} enrolled, {failed:,} could not be asked "
+                    "(the sweep reports why)"
+                )
             options = SweepOptions(
                 known_hosts=known_hosts,
                 ssh_workers=settings.ssh_workers,

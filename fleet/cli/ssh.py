@@ -8,8 +8,6 @@ new ones and refuses a key that differs from the one recorded unless ``--replace
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -19,11 +17,11 @@ from rich.table import Table
 from fleet.cli import deps
 from fleet.domain.enums import Carrier, Role
 from fleet.drivers.registry import REGISTRY
+from fleet.engine.enrol import Outcome, enrol_host_keys
 from fleet.errors import NotFoundError
 from fleet.store import inventory as repo
 from fleet.store.inventory import DeviceRow
-from fleet.transports.errors import TransportError
-from fleet.transports.known_hosts import Enrolment, HostKey, KnownHosts, fetch_host_key, host_name
+from fleet.transports.known_hosts import Enrolment, KnownHosts, host_name
 
 app = typer.Typer(help="SSH host keys: enrol them before fleet logs in to devices.", no_args_is_help=True)
 
@@ -32,19 +30,6 @@ KNOWN_HOSTS = typer.Option(
 )
 JSON = typer.Option(False, "--json", help="Print JSON for machines instead of tables.")
 MAX_SHOWN = 200
-
-
-@dataclass(slots=True)
-class Outcome:
-    device: DeviceRow
-    enrolment: Enrolment | None = None
-    key: HostKey | None = None
-    recorded: list[HostKey] | None = None
-    error: TransportError | None = None
-
-    @property
-    def host(self) -> str:
-        return host_name(self.device.mgmt_address, self.device.ssh_port or 22)
 
 
 def _known_hosts_path(option: Path | None) -> Path:
@@ -85,42 +70,6 @@ def select_devices(
         what = "device" if not chosen else "SSH-capable device (cameras are SNMP only)"
         raise NotFoundError(f"no {what} matches the filters given")
     return ssh
-
-
-def _fetch_all(devices: list[DeviceRow], known: KnownHosts, workers: int, timeout: float) -> list[Outcome]:
-    outcomes = [Outcome(d, recorded=known.lookup(d.mgmt_address, d.ssh_port or 22)) for d in devices]
-    progress = Progress(
-        TextColumn("fetching host keys"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=deps.err,
-        transient=True,
-    )
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet-keyscan")
-    try:
-        with progress:
-            task = progress.add_task("keys", total=len(outcomes))
-            futures = {
-                pool.submit(
-                    fetch_host_key,
-                    o.device.mgmt_address,
-                    o.device.ssh_port or 22,
-                    timeout,
-                    [k.key_type for k in o.recorded or []],
-                ): o
-                for o in outcomes
-            }
-            for future in as_completed(futures):
-                outcome = futures[future]
-                try:
-                    outcome.key = future.result()
-                except TransportError as exc:
-                    outcome.error = exc
-                progress.advance(task)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    return outcomes
 
 
 def _line(o: Outcome) -> str:
@@ -170,13 +119,24 @@ def trust(
     """
     path = _known_hosts_path(known_hosts)
     devices = select_devices(province, carrier, role, group, device, site)
-    known = KnownHosts.load(path)
-    outcomes = _fetch_all(devices, known, workers, timeout or deps.settings().ssh_connect_timeout)
-    for o in outcomes:  # in inventory order, so the file's order does not depend on who answered first
-        if o.key is not None:
-            o.enrolment = known.enrol(o.device.mgmt_address, o.device.ssh_port or 22, o.key, replace=replace)
-    if known.changed:
-        known.save()
+    progress = Progress(
+        TextColumn("fetching host keys"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=deps.err,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("keys", total=len(devices))
+        outcomes = enrol_host_keys(
+            devices,
+            path,
+            workers=workers,
+            timeout=timeout or deps.settings().ssh_connect_timeout,
+            replace=replace,
+            on_done=lambda: progress.advance(task),
+        )
     counts = Counter(o.enrolment.value if o.enrolment else "failed" for o in outcomes)
     errors = Counter(o.error.kind.value for o in outcomes if o.error is not None)
     refused = counts[Enrolment.CHANGED.value]
