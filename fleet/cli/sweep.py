@@ -45,9 +45,10 @@ def _scope(
 
 
 class _Bar:
-    """A live progress bar per phase, on stderr."""
+    """A live progress bar per phase on a terminal; a line per tenth of each phase in a log."""
 
     def __init__(self, enabled: bool) -> None:
+        self.lines = enabled and not deps.err.is_terminal
         self.progress = Progress(
             TextColumn("{task.description:<5}"),
             BarColumn(),
@@ -55,7 +56,7 @@ class _Bar:
             TextColumn("{task.fields[failed]} not ok"),
             TimeElapsedColumn(),
             console=deps.err,
-            disable=not enabled,
+            disable=not enabled or self.lines,
             transient=False,
         )
         self.tasks: dict[Phase, Any] = {}
@@ -72,6 +73,10 @@ class _Bar:
         self.progress.update(
             self.tasks[event.phase], completed=event.done, total=event.total, failed=self.failed[event.phase]
         )
+        step = max(1, event.total // 10)
+        if self.lines and (event.done % step == 0 or event.done == event.total):
+            label = "SNMP" if event.phase is Phase.SNMP else "SSH"
+            deps.err.print(f"{label} {event.done:,}/{event.total:,}, {self.failed[event.phase]:,} not ok")
 
 
 def sweep(
@@ -116,7 +121,7 @@ def sweep(
 
 def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:
     """Run and record a sweep with a live progress bar on stderr (when it is a terminal)."""
-    bar = _Bar(enabled=show and deps.err.is_terminal)
+    bar = _Bar(enabled=show)
     with deps.store() as store, bar.progress:
         return run_sweep(
             store,
