@@ -43,11 +43,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fleet.domain.enums import Role, SnmpVersion
-from fleet.inventory.schema import CredentialRecord
+from fleet.engine.targets import Scope, build_targets
 from fleet.inventory.validate import validate_paths
 from fleet.sim.lab import lab_secrets
 from fleet.sim.process import SimulatorProcess
-from fleet.transports.snmp import SnmpClient, SnmpCredentials, SnmpResult, SnmpTarget
+from fleet.transports.snmp import SnmpClient, SnmpResult, SnmpTarget
 
 OIDS = [
     "1.3.6.1.2.1.1.3.0",
@@ -57,19 +57,6 @@ OIDS = [
     "1.3.6.1.2.1.31.1.1.1.6.1",
 ]
 TIMEOUT, RETRIES, IN_FLIGHT = 1.0, 1, 200
-
-
-def credentials(profile: CredentialRecord, env: dict[str, str]) -> SnmpCredentials:
-    def value(ref: object) -> str:
-        return env[getattr(ref, "target", "")]
-
-    if profile.snmp_version is SnmpVersion.V2C:
-        return SnmpCredentials(profile.snmp_version, community=value(profile.snmp_community))
-    return SnmpCredentials(
-        profile.snmp_version, user=profile.snmp_user, auth_protocol=profile.snmp_auth_protocol,
-        auth_key=value(profile.snmp_auth_key), priv_protocol=profile.snmp_priv_protocol,
-        priv_key=value(profile.snmp_priv_key),
-    )  # fmt: skip
 
 
 def peak_rss_mb() -> float:
@@ -280,13 +267,11 @@ def main() -> int:
     parser.add_argument("--skip-dead", action="store_true")
     args = parser.parse_args()
     inventory = validate_paths([Path(args.inventory)]).inventory
-    env = os.environ | lab_secrets(inventory.credentials)
-    profiles = {p.name: credentials(p, env) for p in inventory.credentials}
-    devices = inventory.devices[: args.devices or None]
-    targets = [
-        SnmpTarget(d.name, d.mgmt_address, d.snmp_port, profiles[d.credential_profile]) for d in devices
-    ]
-    roles = {d.name: d.role for d in devices}
+    os.environ.update(lab_secrets(inventory.credentials))
+    env = dict(os.environ)
+    chosen = build_targets(inventory, Scope(snmp_only=True))[: args.devices or None]
+    targets = [t.snmp for t in chosen if t.snmp is not None]
+    roles = {t.ref.name: t.ref.role for t in chosen}
     with tempfile.TemporaryDirectory(prefix="fleet-snmp-bench-") as tmp:
         sim = SimulatorProcess.start(Path(args.inventory), env, log=Path(tmp) / "sim.log")
         try:
