@@ -17,7 +17,7 @@ from rich.table import Table
 
 from fleet.cli import deps
 from fleet.cli import ssh as ssh_cli
-from fleet.cli.sweep import _print_summary, _scope, sweep_with_progress
+from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
 from fleet.engine.enrol import enrol_host_keys
 from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
@@ -95,7 +95,7 @@ def demo(
                 f"simulator: {len(loaded.devices):,} devices, faults seeded {seed} at {fault_rate:.0%}"
             )
             known_hosts = work / "known_hosts"  # the simulator's keys never reach the NOC's own file
-            scope = _scope(province, [], [], None, snmp_only)
+            scope = resolve_scope(province, [], [], None, snmp_only)
             if not snmp_only:
                 devices = ssh_cli.select_devices(province, None, None, None, [], [])
                 with deps.err.status(f"enrolling the SSH host keys of {len(devices):,} routers and codecs…"):
@@ -117,7 +117,7 @@ def demo(
                 ssh_connect_timeout=settings.ssh_connect_timeout,
             )
             done = sweep_with_progress(scope, options)
-            _print_summary(done)
+            print_summary(done)
         finally:
             sim.stop()
     deps.out.print("next: fleet status --faults   |   fleet status 26734   |   fleet sweep --province 79")

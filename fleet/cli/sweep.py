@@ -33,7 +33,7 @@ STATUS_STYLE = {
 MAX_FAULTS_SHOWN = 100
 
 
-def _scope(
+def resolve_scope(
     provinces: list[str], carriers: list[Carrier], roles: list[Role], group: str | None, snmp_only: bool
 ) -> Scope:
     with deps.store() as store, store.session() as session:
@@ -101,7 +101,7 @@ def sweep(
 ) -> None:
     """Poll every device in scope over SNMP (and SSH where its driver needs it), then report."""
     settings = deps.settings()
-    scope = _scope(province, carrier, role, group, snmp_only)
+    scope = resolve_scope(province, carrier, role, group, snmp_only)
     options = SweepOptions(
         snmp_timeout=timeout,
         snmp_retries=retries,
@@ -116,7 +116,7 @@ def sweep(
     if as_json:
         deps.print_json(_sweep_json(done))
     else:
-        _print_summary(done)
+        print_summary(done)
 
 
 def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:
@@ -159,7 +159,7 @@ def _status_cells(counts: Counter[DeviceStatus]) -> list[str]:
     return [str(counts.get(s, 0) or "") for s in reversed(STATUS_ORDER)]
 
 
-def _print_summary(done: StoredSweep) -> None:
+def print_summary(done: StoredSweep) -> None:
     result, targets = done.result, {t.ref.name: t for t in done.targets}
     by_province: dict[str, Counter[DeviceStatus]] = defaultdict(Counter)
     by_carrier: dict[str, Counter[DeviceStatus]] = defaultdict(Counter)
