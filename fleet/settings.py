@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=600, description="Seconds to wait for TCP connect and for the SSH banner."
     )
 
+    report_dir: Path = Field(
+        default=Path("reports"), description="Where readiness reports are written (a folder per session)."
+    )
+    readiness_deadline: float = Field(
+        default=110.0, gt=0, le=3600, description="Seconds a readiness run may take before its verdicts."
+    )
+    readiness_offsets: list[int] = Field(
+        default=[60, 30, 10],
+        description="Minutes before each session at which the scheduler runs readiness (once it exists).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

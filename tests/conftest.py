@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -14,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from fleet.store.db import Store, create_db_engine, upgrade
-from tests.simulator import build_test_inventory, start_simulator
+from tests.simulator import SimHandle, build_test_inventory, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "inventory"
@@ -129,8 +130,9 @@ def _sim_scenario(names: list[str]) -> str:
         (site[5][2], "powered_off", {}),
         (site[6][1], "clock_unsynced", {}), (site[6][1], "outdated_software", {}), (site[6][1], "snmp_dead", {}),
         (site[6][2], "outdated_software", {}),
-        (site[7][0], "config_drift", {}), (site[7][1], "config_drift", {}),
+        (site[7][0], "config_drift", {}), (site[7][1], "config_drift", {}), (site[7][2], "video_lost", {}),
         (site[8][0], "reset_during_push", {"after_lines": 1}), (site[8][1], "reset_during_push", {"after_lines": 1}),
+        (site[8][2], "fan_failure", {}),
         (site[9][0], "wan_down", {}),  # its codec and camera are unreachable behind it
         (site[12][0], "powered_off", {}),  # likewise
     ]  # fmt: skip
@@ -152,3 +154,16 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture
+def swept_db(sim: SimHandle, fleet_cli: Any, tmp_path: Path) -> tuple[Any, dict[str, str]]:
+    """A database holding the simulator's inventory, with every SSH host key enrolled."""
+    db = f"sqlite:///{tmp_path / 'sweep.db'}"
+    env = dict(sim.env) | {"FLEET_SSH_KNOWN_HOSTS": str(tmp_path / "known_hosts")}
+    run = fleet_cli("inventory", "import", str(sim.inventory_dir), db=db, env=env)
+    assert run.code == 0, run.stderr
+    trust = fleet_cli("ssh", "trust", db=db, env=env)
+    # Powered-off and dark devices cannot be enrolled; every other SSH device is.
+    assert "new" in trust.stdout + trust.stderr, trust.stderr
+    return db, env

@@ -182,11 +182,12 @@ def test_dead_snmp_agent_with_ssh_alive_is_snmp_silent_not_down() -> None:
 def codec_outputs(**replace: str) -> dict[str, str]:
     names = {
         "xStatus SystemUnit": "xstatus_systemunit.txt",
-        "xStatus SIP Registration": "xstatus_sip_registration_registered.txt",
+        "xStatus SIP": "xstatus_sip_registered.txt",
         "xStatus Call": "xstatus_call_idle.txt",
         "xStatus Video": "xstatus_video_input_roomkit.txt",
         "xStatus Audio Input Connectors": "xstatus_audio_input_connectors_microphone_1_connectionstatus.txt",
         "xStatus NetworkServices NTP": "xstatus_networkservices_ntp_synced.txt",
+        "xConfiguration UserInterface SpeedDial": "xconfiguration_userinterface_speeddial.txt",
     }
     names.update(replace)
     assert set(names) == set(CODEC_COMMANDS)
@@ -207,7 +208,7 @@ def test_codec_ssh_status_findings_and_owners() -> None:
             "c1",
             outputs=codec_outputs(
                 **{
-                    "xStatus SIP Registration": "xstatus_sip_registration_failed.txt",
+                    "xStatus SIP": "xstatus_sip_registration_failed.txt",
                     "xStatus Call": "xstatus_call_connected.txt",
                     "xStatus NetworkServices NTP": "xstatus_networkservices_ntp_discarded.txt",
                 }

@@ -56,6 +56,18 @@ def test_diagnostics_and_an_idle_call_list() -> None:
     assert status.sip_status is None  # not asked: unknown, not "unregistered"
 
 
+def test_registrar_and_speed_dial_from_recorded_output() -> None:
+    good = codec_status(
+        parse_leaves(ce("xstatus_sip_registered"))
+        | parse_leaves(ce("xconfiguration_userinterface_speeddial"))
+    )
+    assert (good.sip_registered, good.sip_proxy) == (True, "sip.viettel.hoinghi.gov.vn")
+    assert good.speed_dial == "hop@bridge.hoinghi.gov.vn"
+    drifted = codec_status(parse_leaves(ce("xstatus_sip_wrong_proxy")))
+    assert (drifted.sip_registered, drifted.sip_proxy) == (False, "sip.old-registrar.local")
+    assert drifted.speed_dial is None  # not asked: unknown
+
+
 def test_configuration_leaves() -> None:
     leaves = parse_leaves(ce("xconfiguration_sip"))
     assert leaves["SIP Proxy 1 Address"] == "10.0.0.5"
@@ -95,12 +107,15 @@ def test_the_simulated_codec_reads_the_same_as_the_recorded_one() -> None:
         "Diagnostics",
     ):
         leaves |= parse_leaves(cli.handle(f"xStatus {path}").output)
+    leaves |= parse_leaves(cli.handle("xConfiguration UserInterface SpeedDial").output)
     status = codec_status(leaves)
     assert status.camera_connected is False
     assert status.active_calls == 1
     assert status.sip_registered is True
     assert status.software_version is not None and status.software_version.startswith("ce11.14.2.3")
     assert [d.type for d in status.diagnostics] == ["CameraDetected"]
+    assert status.sip_proxy is not None and status.sip_proxy.startswith("sip.")
+    assert status.speed_dial == "hop@bridge.hoinghi.gov.vn"
 
 
 @pytest.mark.parametrize(

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Party, Problem
 from fleet.inventory.validate import validate_paths
 from fleet.sim.expect import SweepConditions, compare
 from tests.simulator import SimHandle
-
-
-@pytest.fixture
-def swept_db(sim: SimHandle, fleet_cli: Any, tmp_path: Path) -> tuple[Any, dict[str, str]]:
-    """A database holding the simulator's inventory, with every SSH host key enrolled."""
-    db = f"sqlite:///{tmp_path / 'sweep.db'}"
-    env = dict(sim.env) | {"FLEET_SSH_KNOWN_HOSTS": str(tmp_path / "known_hosts")}
-    run = fleet_cli("inventory", "import", str(sim.inventory_dir), db=db, env=env)
-    assert run.code == 0, run.stderr
-    trust = fleet_cli("ssh", "trust", db=db, env=env)
-    # Powered-off and dark devices cannot be enrolled; every other SSH device is.
-    assert "new" in trust.stdout + trust.stderr, trust.stderr
-    return db, env
 
 
 def devices_of(sim: SimHandle) -> dict[str, tuple[Role, Carrier, str]]:

@@ -44,7 +44,7 @@ def resolve_scope(
     return Scope(codes, frozenset(carriers), frozenset(roles), sites, snmp_only, group)
 
 
-class _Bar:
+class Bar:
     """A live progress bar per phase on a terminal; a line per tenth of each phase in a log."""
 
     def __init__(self, enabled: bool) -> None:
@@ -121,7 +121,7 @@ def sweep(
 
 def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:
     """Run and record a sweep with a live progress bar on stderr (when it is a terminal)."""
-    bar = _Bar(enabled=show)
+    bar = Bar(enabled=show)
     with deps.store() as store, bar.progress:
         return run_sweep(
             store,

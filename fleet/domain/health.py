@@ -87,6 +87,7 @@ class Finding(StrEnum):
     VIDEO_SIGNAL_LOST = "video_signal_lost"
     HARDWARE = "hardware"
     INTERNAL = "internal"
+    NOT_CHECKED = "not_checked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ FINDINGS: dict[Finding, FindingInfo] = {
     Finding.VIDEO_SIGNAL_LOST: FindingInfo(S.DEGRADED, W.SITE, "the camera sends no picture"),
     Finding.HARDWARE: FindingInfo(S.DEGRADED, W.CARRIER, "a power, fan or temperature sensor is in alarm"),
     Finding.INTERNAL: FindingInfo(S.ERROR, W.NOC, "a fault in fleet itself: report it"),
+    Finding.NOT_CHECKED: FindingInfo(S.ERROR, W.NOC, "the run's deadline came first: run it again"),
 }
 del S, W
 

@@ -18,11 +18,12 @@ XAPI_END = r"\n(?:OK|ERROR|Command not recognized\.)\r?\n"
 
 CODEC_COMMANDS = (
     "xStatus SystemUnit",
-    "xStatus SIP Registration",
+    "xStatus SIP",
     "xStatus Call",
     "xStatus Video",
     "xStatus Audio Input Connectors",
     "xStatus NetworkServices NTP",
+    "xConfiguration UserInterface SpeedDial",  # readiness: is the session's bridge the speed dial
 )
 
 

@@ -49,6 +49,7 @@ def run_sweep(
     retention: timedelta,
     listeners: tuple[Any, ...] = (),
     trigger: str = "cli",
+    deadline: float | None = None,
 ) -> StoredSweep:
     """Sweep the devices in scope and record the outcome; an interrupted sweep is marked aborted."""
     with store.session() as session:
@@ -73,7 +74,7 @@ def run_sweep(
 
     engine.subscribe(beat)
     try:
-        result = asyncio.run(engine.run(targets, previous))
+        result = asyncio.run(engine.run(targets, previous, deadline))
         with store.session() as session:
             sweep = repo.record_sweep(session, sweep_id, result.healths, retention)
     except BaseException as exc:

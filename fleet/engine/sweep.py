@@ -58,6 +58,9 @@ class SweepOptions:
     known_hosts: Path = Path("known_hosts")
     transcripts: Path | None = None
     policy: HealthPolicy = field(default_factory=HealthPolicy)
+    # Roles logged in to over SSH; None: every SSH-capable device. Devices of other roles are
+    # still tried over SSH when silent on SNMP, to tell a dead agent from a dead device.
+    ssh_roles: frozenset[Role] | None = None
 
 
 @dataclass(slots=True)
@@ -90,14 +93,18 @@ class SweepEngine:
             listener(event)
 
     async def run(
-        self, targets: Sequence[Target], previous: Mapping[str, Facts] | None = None
+        self,
+        targets: Sequence[Target],
+        previous: Mapping[str, Facts] | None = None,
+        deadline: float | None = None,
     ) -> SweepResult:
+        """``deadline`` (time.monotonic()): SSH sessions unfinished then are reported not checked."""
         opts = self.options
         started = time.monotonic()
         snmp = await self._snmp(targets)
         snmp_seconds = time.monotonic() - started
         started = time.monotonic()
-        ssh = await self._ssh(targets, snmp)
+        ssh = await self._ssh(targets, snmp, deadline)
         ssh_seconds = time.monotonic() - started
         healths = []
         for target in targets:
@@ -140,16 +147,24 @@ class SweepEngine:
             client.close()
         return {r.name: r for r in results}
 
-    async def _ssh(self, targets: Sequence[Target], snmp: Mapping[str, SnmpResult]) -> dict[str, SshResult]:
+    async def _ssh(
+        self, targets: Sequence[Target], snmp: Mapping[str, SnmpResult], deadline: float | None
+    ) -> dict[str, SshResult]:
         opts = self.options
-        with_ssh = [t for t in targets if t.ssh is not None]
-        if not with_ssh:
-            return {}
-        routers = {t.ref.site: t for t in targets if t.ref.role is Role.ROUTER}
 
         def silent(name: str) -> bool:
             result = snmp.get(name)
             return result is not None and result.error is TransportErrorKind.TIMEOUT
+
+        roles = opts.ssh_roles
+        with_ssh = [
+            t
+            for t in targets
+            if t.ssh is not None and (roles is None or t.ref.role in roles or silent(t.ref.name))
+        ]
+        if not with_ssh:
+            return {}
+        routers = {t.ref.site: t for t in targets if t.ref.role is Role.ROUTER}
 
         def dark(router: Target | None) -> bool:
             """Silent on SNMP, or answering that its WAN is down: what is behind it is cut off."""
@@ -179,7 +194,7 @@ class SweepEngine:
             transcripts=opts.transcripts,
         )
         try:
-            results = {r.name: r for r in await client.run_many(_jobs(first), progress)}
+            results = {r.name: r for r in await client.run_many(_jobs(first), progress, deadline)}
             retry = []
             for target in held:
                 router = routers[target.ref.site]
@@ -190,7 +205,7 @@ class SweepEngine:
                 else:
                     progress.skip(target.ref.name)
             if retry:
-                second = await client.run_many(_jobs(retry), progress)
+                second = await client.run_many(_jobs(retry), progress, deadline)
                 results.update({r.name: r for r in second})
         finally:
             client.close()

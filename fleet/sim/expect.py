@@ -105,6 +105,11 @@ def _expect_device(
                 required.add(Finding.WAN_ERRORS)
             if FaultKind.POOR_LINK in faults:
                 required.add(Finding.POOR_LINK)
+    if role is Role.CAMERA and snmp_facts:
+        if FaultKind.VIDEO_LOST in faults:
+            required.add(Finding.VIDEO_SIGNAL_LOST)
+        if FaultKind.FAN_FAILURE in faults:
+            required.add(Finding.HARDWARE)
     if role is Role.CODEC and ssh_ok:
         required |= {finding for kind, finding in CODEC_SSH_FACTS.items() if kind in faults}
     if FaultKind.OUTDATED_SOFTWARE in faults and (snmp_facts or (role is Role.CODEC and ssh_ok)):
@@ -199,4 +204,142 @@ def compare(
             result.mismatches.append(
                 f"{health.device}: status {health.status}, findings say {expected_status}"
             )
+    return result
+
+
+# --- readiness -------------------------------------------------------------------------------------
+
+# The check of the default check set (playbooks/readiness/default.yaml) that each finding fails.
+_ROLE_CHECK = {
+    Finding.NO_ANSWER: "{role}_reachable",
+    Finding.SOFTWARE_MISMATCH: "{role}_software",
+}
+_CHECK = {
+    Finding.WAN_DOWN: ("wan_up",),
+    Finding.WAN_ERRORS: ("wan_errors",),
+    Finding.POOR_LINK: ("bridge_loss", "bridge_latency", "bridge_jitter"),
+    Finding.SIP_UNREGISTERED: ("sip_registered",),
+    Finding.CAMERA_DISCONNECTED: ("camera_connected",),
+    Finding.MICROPHONE_MISSING: ("microphone",),
+    Finding.DISPLAY_DISCONNECTED: ("display",),
+    Finding.IN_CALL: ("not_in_call",),
+    Finding.CLOCK_UNSYNCED: ("clock_sync",),
+    Finding.VIDEO_SIGNAL_LOST: ("camera_video",),
+    Finding.HARDWARE: ("camera_hardware",),
+}
+_MANAGEMENT = frozenset(
+    {
+        Finding.SNMP_SILENT, Finding.SNMP_AUTH, Finding.SNMP_MALFORMED, Finding.SNMP_ERROR,
+        Finding.SNMP_LOSS, Finding.SLOW, Finding.SSH_AUTH, Finding.SSH_NO_BANNER, Finding.SSH_REFUSED,
+        Finding.SSH_TIMEOUT, Finding.SSH_RESET, Finding.SSH_HOST_KEY_UNKNOWN, Finding.SSH_HOST_KEY_CHANGED,
+        Finding.SSH_ERROR, Finding.SECRET_MISSING,
+    }
+)  # fmt: skip
+_ROUTER_SSH = frozenset({Finding.SSH_AUTH, Finding.SSH_NO_BANNER, Finding.SSH_RESET, Finding.SSH_TIMEOUT})
+BLOCKERS = frozenset(
+    {
+        "router_reachable", "wan_up", "bridge_loss", "codec_reachable", "sip_registrar", "sip_registered",
+        "dial_string", "camera_connected", "microphone", "display", "not_in_call", "camera_reachable",
+        "camera_video",
+    }
+)  # fmt: skip
+_SITE_CHECKS = frozenset({"camera_connected", "microphone", "display", "not_in_call", "camera_video"})
+_NOC_CHECKS = frozenset({"sip_registrar", "dial_string"})
+
+
+def _checks(finding: Finding, role: Role) -> tuple[str, ...]:
+    if finding in _ROLE_CHECK:
+        return (_ROLE_CHECK[finding].format(role=role.value),)
+    if finding in _MANAGEMENT:
+        return (f"{role.value}_managed",)
+    return _CHECK.get(finding, ())
+
+
+@dataclass(slots=True)
+class SiteExpectation:
+    required: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, check) -> party
+    optional: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def not_ready(self) -> bool:
+        return any(check in BLOCKERS for _device, check in self.required)
+
+
+def readiness_expectations(
+    truth: Mapping[str, Any], devices: Mapping[str, tuple[Role, Carrier, str]]
+) -> dict[str, SiteExpectation]:
+    """What a readiness run with the default check set must find at each site.
+
+    Derived from what a full sweep must find, with readiness's differences: routers are logged in
+    to only when silent on SNMP (their SSH faults are provisioning's business otherwise); a codec's
+    drifted registrar fails the registrar check (NOC), which explains its failed registration;
+    devices behind a dark router are explained by it (skipped, not failed).
+    """
+    expected, _out = expectations(
+        truth, {n: d[0] for n, d in devices.items()}, SweepConditions(), {n: d[2] for n, d in devices.items()}
+    )
+    drifted = {
+        f["device"]
+        for f in truth["faults"]
+        if f["fault"] == FaultKind.CONFIG_DRIFT and f["role"] == Role.CODEC
+    }
+    out: dict[str, SiteExpectation] = {}
+    for name, (role, carrier, site) in devices.items():
+        want = out.setdefault(site, SiteExpectation())
+        exp = expected[name]
+        required, optional = set(exp.required), set(exp.optional)
+        if role is Role.ROUTER and not required & {Finding.SNMP_SILENT, Finding.NO_ANSWER}:
+            required -= _ROUTER_SSH
+            optional -= _ROUTER_SSH
+        if name in drifted and Finding.SIP_UNREGISTERED in required:
+            required.discard(Finding.SIP_UNREGISTERED)
+            want.required[(name, "sip_registrar")] = "NOC"
+        for finding in required:
+            for check in _checks(finding, role):
+                if check in _SITE_CHECKS:
+                    party = "site staff"
+                elif check in _NOC_CHECKS:
+                    party = "NOC"
+                elif check.endswith("_managed"):
+                    party = party_for(finding, carrier).value
+                else:
+                    party = carrier.value
+                want.required[(name, check)] = party
+        for finding in optional:
+            want.optional |= {(name, check) for check in _checks(finding, role)}
+    return out
+
+
+def compare_readiness(
+    doc: Mapping[str, Any], truth: Mapping[str, Any], devices: Mapping[str, tuple[Role, Carrier, str]]
+) -> Comparison:
+    """Check a readiness report's failed checks, parties and verdicts against the ground truth."""
+    expected = readiness_expectations(truth, devices)
+    result = Comparison()
+    for site in doc["sites"]:
+        result.checked += 1
+        want = expected.get(site["site"], SiteExpectation())
+        got = {(p["device"], p["check"]): p["party"] for p in site["problems"] if p["outcome"] == "fail"}
+        if want.required:
+            result.faults_expected += 1
+        missing = set(want.required) - set(got)
+        extra = set(got) - set(want.required) - want.optional
+        if missing or extra:
+            result.mismatches.append(
+                f"site {site['site']}: missing {sorted(missing)}, unexpected {sorted(extra)}"
+                f" [{site['reason']}]"
+            )
+            continue
+        for key, party in want.required.items():
+            if got[key] != party:
+                result.mismatches.append(f"site {site['site']}: {key} owned by {got[key]}, not {party}")
+        if want.required:
+            result.faults_found += 1
+        if want.optional & set(got):
+            result.chance[site["site"]] = ", ".join(sorted(c for _d, c in want.optional & set(got)))
+        verdict = site["verdict"]
+        if want.not_ready and verdict != "not_ready":
+            result.mismatches.append(f"site {site['site']}: {verdict}, expected not_ready")
+        if not want.required and not (want.optional & set(got)) and verdict != "ready":
+            result.mismatches.append(f"site {site['site']}: {verdict} with no fault [{site['reason']}]")
     return result

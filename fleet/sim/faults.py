@@ -42,6 +42,8 @@ class FaultKind(StrEnum):
     CLOCK_UNSYNCED = "clock_unsynced"
     CONFIG_DRIFT = "config_drift"
     RESET_DURING_PUSH = "reset_during_push"
+    VIDEO_LOST = "video_lost"
+    FAN_FAILURE = "fan_failure"
 
 
 ALL_ROLES = frozenset(Role)
@@ -115,6 +117,10 @@ FAULTS: dict[FaultKind, FaultInfo] = {
         {"after_lines": 2.0},
         "SSH connection reset after after_lines configuration lines",
         random=False,
+    ),
+    FaultKind.VIDEO_LOST: FaultInfo(frozenset({Role.CAMERA}), {}, "the camera sends no video signal"),
+    FaultKind.FAN_FAILURE: FaultInfo(
+        frozenset({Role.CAMERA}), {}, "the camera's fan has failed (hardware alarm)"
     ),
 }
 

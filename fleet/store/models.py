@@ -18,6 +18,7 @@ from fleet.domain.enums import (
     SnmpVersion,
 )
 from fleet.domain.health import DeviceStatus
+from fleet.domain.readiness import RunStatus, SessionStatus, Verdict
 from fleet.domain.sweep import SweepStatus
 from fleet.store.types import StrEnumType, UTCDateTime, utcnow
 
@@ -179,3 +180,90 @@ class DeviceSample(SQLModel, table=True):
     status: DeviceStatus = Field(sa_type=StrEnumType(DeviceStatus))
     problems: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class MeetingSession(SQLModel, table=True):
+    """A conference session the sites must be ready for ('session' in the CLI)."""
+
+    __tablename__ = "meeting_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=300)
+    starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    dial_string: str = Field(max_length=255)
+    bridge: str = Field(default="", max_length=255)
+    check_set: str = Field(default="default", max_length=255)
+    # {"all": true} | {"provinces": [...]} | {"group": name} | {"sites": [...], "file": name}
+    participants: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: SessionStatus = Field(sa_type=StrEnumType(SessionStatus), index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str = Field(default="", max_length=2000)
+
+
+class ReadinessRun(SQLModel, table=True):
+    """One readiness run of a session: how it went and what it counted."""
+
+    __tablename__ = "readiness_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("meeting_session.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    status: RunStatus = Field(sa_type=StrEnumType(RunStatus), index=True)
+    trigger: str = Field(default="cli", max_length=32)
+    check_set: str = Field(max_length=255)
+    check_set_digest: str = Field(default="", max_length=64)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration_s: float | None = None
+    host: str = Field(default="", max_length=255)
+    pid: int = 0
+    sites: int = 0
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    polled: int = 0  # devices polled by this run
+    reused: int = 0  # devices judged from a recent sweep
+    rechecked: int = 0  # sites whose devices were polled again before the verdict
+    deadline_s: float = 0.0
+    deadline_hit: bool = False
+    report_dir: str = Field(default="", max_length=1000)
+    note: str = Field(default="", max_length=2000)
+
+
+class SiteVerdictRow(SQLModel, table=True):
+    """A site's verdict in one run, with every failed, unknown or skipped check."""
+
+    __tablename__ = "site_verdict"
+    __table_args__ = (UniqueConstraint("run_id", "site_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("readiness_run.id", ondelete="CASCADE"), nullable=False)
+    )
+    site_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("site.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    verdict: Verdict = Field(sa_type=StrEnumType(Verdict))
+    reason: str = Field(default="", max_length=4000)
+    parties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = Field(default="polled", max_length=16)
+    rechecked: bool = False
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OpenProblem(SQLModel, table=True):
+    """A check failing on a device since first_seen, kept while readiness runs keep finding it."""
+
+    __tablename__ = "readiness_problem"
+
+    site_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("site.id", ondelete="CASCADE"), primary_key=True)
+    )
+    check: str = Field(sa_column=Column(String(64), primary_key=True))
+    device: str = Field(sa_column=Column(String(64), primary_key=True))
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    last_seen: datetime = Field(sa_type=UTCDateTime)

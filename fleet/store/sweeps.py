@@ -25,7 +25,7 @@ from fleet.store.types import utcnow
 STALE_AFTER = timedelta(minutes=10)  # a running sweep with no heartbeat for this long has died
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,7 +41,7 @@ def reap_dead_sweeps(session: Session, now: datetime | None = None) -> list[int]
     host = socket.gethostname()
     reaped = []
     for sweep in session.exec(select(Sweep).where(col(Sweep.status) == SweepStatus.RUNNING)).all():
-        dead_here = sweep.host == host and not _pid_alive(sweep.pid)
+        dead_here = sweep.host == host and not pid_alive(sweep.pid)
         if dead_here or now - sweep.heartbeat_at > STALE_AFTER:
             sweep.status = SweepStatus.ABORTED
             sweep.finished_at = now

@@ -20,6 +20,7 @@ class TransportErrorKind(StrEnum):
     PROTOCOL = "protocol"  # an SNMP error-status, a CLI error line
     SECRET = "secret"  # noqa: S105 - a kind of error: a credential reference could not be resolved
     INTERNAL = "internal"  # a bug in fleet: reported, never hidden
+    CANCELLED = "cancelled"  # the run's deadline came first: says nothing about the device
 
 
 class TransportError(FleetError):

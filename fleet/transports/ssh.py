@@ -321,8 +321,12 @@ class SshClient:
         self,
         jobs: Sequence[tuple[SshTarget, Sequence[str]]],
         on_result: Callable[[SshResult], None] | None = None,
+        stop_at: float | None = None,
     ) -> list[SshResult]:
-        """Run each job's commands on its device; one result per job, in order. Never raises for a device."""
+        """Run each job's commands on its device; one result per job, in order. Never raises for a device.
+
+        ``stop_at`` (time.monotonic()): jobs unfinished then end CANCELLED, so a run keeps its deadline.
+        """
         if self._closed:
             raise RuntimeError("SshClient is closed")
         loop = asyncio.get_running_loop()
@@ -334,12 +338,21 @@ class SshClient:
                 job.future.add_done_callback(partial(_report, on_result))
             self._pool.submit(self._work, loop, job, keys(target.address, target.port))
             pending.append(job)
+        stop = None
+        if stop_at is not None:
+            stop = loop.call_later(max(stop_at - time.monotonic(), 0.0), self._cancel_all, pending)
         try:
             return list(await asyncio.gather(*(job.future for job in pending)))
         except asyncio.CancelledError:
-            for job in pending:
-                self._expire(job, cancelled=True)
+            self._cancel_all(pending)
             raise
+        finally:
+            if stop is not None:
+                stop.cancel()
+
+    def _cancel_all(self, jobs: Sequence[_Job]) -> None:
+        for job in jobs:
+            self._expire(job, cancelled=True)
 
     def close(self) -> None:
         """Stop taking work; sessions still running end by their own deadline."""
@@ -364,8 +377,8 @@ class SshClient:
                 SshResult(
                     job.target.name,
                     outputs=dict(job.outputs),
-                    error=TransportErrorKind.TIMEOUT,
-                    detail="cancelled" if cancelled else self._deadline_detail(job),
+                    error=TransportErrorKind.CANCELLED if cancelled else TransportErrorKind.TIMEOUT,
+                    detail="not finished by the run's deadline" if cancelled else self._deadline_detail(job),
                     elapsed=self.time_limit,
                     connected=job.connected,
                 )

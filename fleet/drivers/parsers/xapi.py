@@ -56,12 +56,14 @@ class CodecStatus:
     software_version: str | None = None
     sip_status: str | None = None
     sip_reason: str | None = None
+    sip_proxy: str | None = None  # the registrar the codec uses (xStatus SIP Proxy 1 Address)
     active_calls: int | None = None
     call_remote: str | None = None
     camera_connected: bool | None = None
     microphone_connected: bool | None = None
     display_connected: bool | None = None
     ntp_status: str | None = None
+    speed_dial: str | None = None  # the configured speed dial: the session bridge's dial string
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -99,6 +101,7 @@ def codec_status(leaves: dict[str, str]) -> CodecStatus:
         software_version=leaves.get("SystemUnit Software Version"),
         sip_status=leaves.get("SIP Registration 1 Status"),
         sip_reason=leaves.get("SIP Registration 1 Reason") or None,
+        sip_proxy=leaves.get("SIP Proxy 1 Address") or None,
         active_calls=None if calls is None else int(calls),
         call_remote=remote,
         camera_connected=_flag(camera, "True"),
@@ -107,5 +110,6 @@ def codec_status(leaves: dict[str, str]) -> CodecStatus:
         ),
         display_connected=_flag(leaves.get("Video Output Connector 1 Connected"), "True"),
         ntp_status=leaves.get("NetworkServices NTP Status"),
+        speed_dial=leaves.get("UserInterface SpeedDial Number") or None,
         diagnostics=diagnostics,
     )
