@@ -73,6 +73,7 @@ def test_ground_truth_lists_every_injected_fault(sim: Any) -> None:
         "wan_down", "sip_unregistered", "snmp_dead", "if_errors", "camera_disconnected", "slow", "poor_link",
         "microphone_missing", "loss", "ssh_auth_failure", "display_disconnected", "in_call", "powered_off",
         "ssh_no_banner", "clock_unsynced", "outdated_software", "config_drift", "reset_during_push",
+        "video_lost", "fan_failure",
     }  # fmt: skip
     wan = next(f for f in truth["faults"] if f["fault"] == "wan_down")
     assert (wan["device"], wan["role"], wan["site"]) == (names(sim, 9)[0], "router", names(sim, 9)[0][2:7])

@@ -1,8 +1,9 @@
 """``fleet demo``: the main job on the embedded default (SQLite and the simulator).
 
-The whole loop as far as it is built: import the shipped inventory, start the simulator on it
-with seeded faults, enrol the SSH host keys, sweep, and report. Readiness and its report join
-when they land.
+The whole loop: import the shipped inventory, start the simulator on it with seeded faults,
+enrol the SSH host keys, sweep, then create a session of every site (or of the provinces given)
+and run readiness for it, which judges each site from the fresh sweep and polls the failing ones
+again; the report's files are printed last.
 """
 
 from __future__ import annotations
@@ -10,21 +11,28 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from fleet.cli import deps
+from fleet.cli import readiness as readiness_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
 from fleet.engine.enrol import enrol_host_keys
+from fleet.engine.readiness import ReadinessOptions
+from fleet.engine.sessions import build_session, options_definition
 from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
 from fleet.sim.lab import lab_secrets
+from fleet.sim.models.cisco_ce import BRIDGE_DIAL
 from fleet.sim.process import SimulatorProcess
 from fleet.store import inventory as repo
+from fleet.store import readiness as readiness_repo
+from fleet.store.types import utcnow
 
 
 def _import(inventory: Path) -> Inventory:
@@ -118,6 +126,36 @@ def demo(
             )
             done = sweep_with_progress(scope, options)
             print_summary(done)
+            if snmp_only:
+                deps.err.print("readiness needs the codecs' SSH answers: skipped with --snmp-only")
+                return
+            session_id = _demo_session(province)
+            readiness = ReadinessOptions(
+                sweep=options,
+                deadline_s=settings.readiness_deadline,
+                report_dir=settings.report_dir,
+                retention=timedelta(days=settings.sample_retention_days),
+            )
+            outcome = readiness_cli.readiness_with_progress(session_id, readiness)
+            readiness_cli.print_outcome(outcome)
         finally:
             sim.stop()
-    deps.out.print("next: fleet status --faults   |   fleet status 26734   |   fleet sweep --province 79")
+    deps.out.print(
+        f"next: open {outcome.reports['html']}  |  fleet session show {session_id}  |  fleet status --faults"
+    )
+
+
+def _demo_session(province: list[str]) -> int:
+    """A session of every site (or of the provinces given) an hour from now, on the simulator's bridge."""
+    start = (utcnow() + timedelta(hours=1)).astimezone(deps.local_zone()).strftime("%Y-%m-%d %H:%M")
+    fields = options_definition(
+        title="Phiên họp trực tuyến toàn quốc (demo)",
+        start=start,
+        dial_string=BRIDGE_DIAL,
+        participants={"provinces": province} if province else "all",
+    )
+    with deps.store() as store, store.session() as db:
+        meeting = readiness_repo.add_session(db, build_session(db, fields, Path("demo")))
+        sites = len(readiness_repo.participant_codes(db, meeting))
+    deps.err.print(f"session {meeting.id}: {meeting.title}, {start}, {sites:,} sites, dial {BRIDGE_DIAL}")
+    return meeting.id or 0

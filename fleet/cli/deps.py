@@ -46,6 +46,10 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def local_zone() -> ZoneInfo:
+    return ZoneInfo(settings().timezone)
+
+
 def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time in the NOC's time zone, as staff read it."""
-    return moment.astimezone(ZoneInfo(settings().timezone)).strftime(fmt)
+    return moment.astimezone(local_zone()).strftime(fmt)
