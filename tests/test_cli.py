@@ -103,7 +103,7 @@ def test_demo_imports_sweeps_and_reports_readiness(fleet_cli: Any, tmp_path: Pat
     status = fleet_cli("status", "--faults", "--json", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT)
     assert status.code == 0 and json.loads(status.stdout)["devices"], status.stderr
     # Readiness for a session of the province, judged from the sweep just made.
-    assert "Readiness run 1: session 1" in run.stdout and "NOT READY" in run.stdout
+    assert "Readiness run 1 of session 1" in run.stdout and "NOT READY" in run.stdout
     html = next(line for line in run.stdout.splitlines() if line.startswith("report (html):"))
     assert Path(html.split(": ", 1)[1]).is_file()
     assert Path(html.split(": ", 1)[1]).parent.parent == reports

@@ -266,13 +266,20 @@ def _outcome_json(done: ReadinessOutcome) -> dict[str, Any]:
     return doc
 
 
+def _sites(count: int) -> str:
+    return f"{count:,} site" + ("" if count == 1 else "s")
+
+
 def print_outcome(done: ReadinessOutcome) -> None:
     """The terminal's view: counts, who must act on what, what changed, where the report is."""
     run, verdicts, sites = done.run, done.verdicts, done.sites
     counts = Counter(v.verdict for v in verdicts)
-    table = Table(
-        title=f"Readiness run {run.id}: session {done.meeting.id}, {done.meeting.title}", title_justify="left"
+    meeting = done.meeting
+    deps.out.print(
+        f"[bold]Readiness run {run.id}[/] of session {meeting.id}, {meeting.title}, "
+        f"starting {deps.local_time(meeting.starts_at)} ({meeting.timezone})"
     )
+    table = Table()
     for verdict in reversed(VERDICT_ORDER):
         table.add_column(verdict.label, justify="right", style=VERDICT_STYLE[verdict])
     table.add_column("sites", justify="right")
@@ -297,7 +304,7 @@ def print_outcome(done: ReadinessOutcome) -> None:
             deps.out.print(f"… and {len(broken) - MAX_SITES_SHOWN:,} more: the report lists every site")
         by_party = Counter(p for v in broken for p in v.parties)
         deps.out.print(
-            "who must act: " + ", ".join(f"{p.value} {by_party[p]:,} sites" for p in Party if by_party[p])
+            "who must act: " + ", ".join(f"{p.value} {_sites(by_party[p])}" for p in Party if by_party[p])
         )
     else:
         deps.out.print("Every site is READY.")

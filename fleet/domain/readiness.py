@@ -94,8 +94,13 @@ class SiteVerdict:
 
     @property
     def reason(self) -> str:
-        parts = dict.fromkeys(f"{r.title}: {r.reason}" for r in self.deciding)
-        return "; ".join(parts)
+        """'Title, Title: reason; …': checks that failed for the same reason are named together."""
+        titles: dict[str, list[str]] = {}
+        for r in self.deciding:
+            names = titles.setdefault(r.reason, [])
+            if r.title not in names:
+                names.append(r.title)
+        return "; ".join(f"{', '.join(names)}: {reason}" for reason, names in titles.items())
 
     @property
     def parties(self) -> list[Party]:
