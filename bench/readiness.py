@@ -20,43 +20,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fleet.domain.enums import Carrier, Role
+from common import cpu, enrol, lab_inventory, peak_mb, truth_of  # bench/common.py
+
 from fleet.engine.readiness import ReadinessOptions, run_readiness
 from fleet.engine.runner import run_sweep
 from fleet.engine.sessions import build_session, options_definition
 from fleet.engine.sweep import ProgressEvent, SweepOptions
 from fleet.engine.targets import Scope
-from fleet.inventory.validate import validate_paths
 from fleet.settings import Settings
 from fleet.sim.expect import compare_readiness
-from fleet.sim.lab import lab_secrets
 from fleet.sim.models.cisco_ce import BRIDGE_DIAL
 from fleet.sim.process import SimulatorProcess
 from fleet.store import inventory as inventory_repo
 from fleet.store import readiness as readiness_repo
 from fleet.store.db import Store
 from fleet.store.types import utcnow
-
-
-def cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Progress:
@@ -77,12 +63,6 @@ class Progress:
             )
 
 
-def truth_of(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/truth", timeout=30) as response:  # noqa: S310 - loopback
-        data: dict[str, Any] = json.loads(response.read())
-    return data
-
-
 def main() -> int:  # noqa: PLR0915 - one straight script
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -93,16 +73,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--deadline", type=float, default=110.0)
     args = parser.parse_args()
 
-    loaded = validate_paths([args.inventory])
-    if loaded.problems:
-        print(f"{len(loaded.problems)} problems in {args.inventory}", file=sys.stderr)
-        return 1
-    inventory = loaded.inventory
-    os.environ.update(lab_secrets(inventory.credentials))
-    carriers = {s.code: s.carrier for s in inventory.sites}
-    devices: dict[str, tuple[Role, Carrier, str]] = {
-        d.name: (d.role, carriers[d.site_code], d.site_code) for d in inventory.devices
-    }
+    inventory, devices = lab_inventory(args.inventory)
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         work = Path(tmp)
         env = dict(os.environ) | {"SNMP_PERSISTENT_DIR": str(work / "snmp")}
@@ -118,13 +89,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             store = Store.open(Settings(database_url=db_url))
             with store.session() as db:
                 inventory_repo.import_inventory(db, inventory)
-            fleet_env = env | {"FLEET_DATABASE_URL": db_url, "FLEET_SSH_KNOWN_HOSTS": str(known_hosts)}
-            t0 = time.monotonic()
-            trust = subprocess.run(
-                [sys.executable, "-m", "fleet", "ssh", "trust"], env=fleet_env, capture_output=True, text=True,
-                timeout=900, check=False,
-            )  # fmt: skip
-            print(f"ssh trust: {time.monotonic() - t0:.1f} s, exit {trust.returncode}")
+            enrol(env, db_url, known_hosts)
             start = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M+00:00")
             fields = options_definition(
                 title="bench", start=start, dial_string=BRIDGE_DIAL, participants="all"

@@ -17,41 +17,26 @@ flagged).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from fleet.domain.enums import Carrier, Role
+from common import cpu, enrol, lab_inventory, peak_mb, truth_of  # bench/common.py
+
 from fleet.engine.runner import run_sweep
 from fleet.engine.sweep import SweepOptions
 from fleet.engine.targets import Scope
-from fleet.inventory.validate import validate_paths
 from fleet.settings import Settings
 from fleet.sim.expect import SweepConditions, compare
-from fleet.sim.lab import lab_secrets
 from fleet.sim.process import SimulatorProcess
 from fleet.store import inventory as inventory_repo
 from fleet.store.db import Store
 
 
-def cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def main() -> int:  # noqa: PLR0915 - one straight script
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -62,17 +47,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--skip-full", action="store_true", help="Only the SNMP-only sweep.")
     args = parser.parse_args()
 
-    loaded = validate_paths([args.inventory])
-    if loaded.problems:
-        print(f"{len(loaded.problems)} problems in {args.inventory}", file=sys.stderr)
-        return 1
-    inventory = loaded.inventory
-    secrets = lab_secrets(inventory.credentials)
-    os.environ.update(secrets)
-    carriers = {s.code: s.carrier for s in inventory.sites}
-    devices: dict[str, tuple[Role, Carrier, str]] = {
-        d.name: (d.role, carriers[d.site_code], d.site_code) for d in inventory.devices
-    }
+    inventory, devices = lab_inventory(args.inventory)
 
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         work = Path(tmp)
@@ -83,8 +58,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         try:
             sim.wait_ready(120)
             print(f"simulator: {len(devices)} devices ready in {time.monotonic() - started:.1f} s")
-            with urllib.request.urlopen(f"{sim.url}/truth", timeout=30) as response:  # noqa: S310 - loopback
-                truth = json.loads(response.read())
+            truth = truth_of(sim.url)
             print(f"faults injected: {len(truth['faults'])} on {len({f['device'] for f in truth['faults']})} devices, "
                   f"{len(truth['unreachable'])} devices behind dark routers; by kind: {truth['fault_counts']}")  # fmt: skip
 
@@ -94,14 +68,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             store = Store.open(settings)
             with store.session() as session:
                 inventory_repo.import_inventory(session, inventory)
-            fleet_env = env | {"FLEET_DATABASE_URL": db_url, "FLEET_SSH_KNOWN_HOSTS": str(known_hosts)}
-            t0 = time.monotonic()
-            trust = subprocess.run(
-                [sys.executable, "-m", "fleet", "ssh", "trust"], env=fleet_env, capture_output=True, text=True,
-                timeout=900, check=False,
-            )  # fmt: skip
-            print(f"ssh trust: {time.monotonic() - t0:.1f} s, exit {trust.returncode}: "
-                  f"{(trust.stdout + trust.stderr).strip().splitlines()[-1:]}")  # fmt: skip
+            enrol(env, db_url, known_hosts)
 
             runs = [("SNMP-only (cold)", Scope(snmp_only=True))]
             if not args.skip_full:
@@ -111,8 +78,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                 cpu0, t0 = cpu(), time.monotonic()
                 done = run_sweep(store, scope, options, retention=timedelta(days=30))
                 wall, used = time.monotonic() - t0, cpu() - cpu0
-                with urllib.request.urlopen(f"{sim.url}/truth", timeout=30) as response:  # noqa: S310
-                    truth = json.loads(response.read())
+                truth = truth_of(sim.url)
                 result = done.result
                 n = len(result.healths)
                 cond = SweepConditions(snmp_only=scope.snmp_only)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -26,6 +25,7 @@ from fleet.domain.readiness import Severity
 from fleet.drivers.registry import REGISTRY
 from fleet.errors import FleetError
 from fleet.inventory.problems import Problem as FileProblem
+from fleet.inventory.problems import YamlUnreadable, compose_yaml
 
 READINESS_DIR = Path("playbooks/readiness")
 ID = re.compile(r"[a-z][a-z0-9_]{0,47}")
@@ -265,19 +265,12 @@ class _Reader:
         return value
 
 
-def load_check_set(path: Path) -> CheckSet:  # noqa: PLR0915 - one rule per key, in file order
+def load_check_set(path: Path) -> CheckSet:
     """Read and validate a check set; CheckSetInvalid lists every problem with its line."""
     try:
-        raw = path.read_bytes()
-        root = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise CheckSetInvalid([FileProblem(path, None, None, None, f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise CheckSetInvalid([FileProblem(path, None, None, None, "not UTF-8")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise CheckSetInvalid([FileProblem(path, line, None, None, f"malformed YAML: {exc}")]) from None
+        root, raw = compose_yaml(path)
+    except YamlUnreadable as exc:
+        raise CheckSetInvalid([exc.problem]) from None
     reader = _Reader(path)
     if root is None:
         raise CheckSetInvalid([FileProblem(path, 1, None, None, "empty: a check set needs name and checks")])

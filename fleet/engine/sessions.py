@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from sqlmodel import Session, col, select
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from fleet.checks.checkset import CheckSetInvalid, find_check_set, load_check_set
 from fleet.domain.readiness import SessionStatus
 from fleet.errors import FleetError, NotFoundError
-from fleet.inventory.problems import Problem
+from fleet.inventory.problems import Problem, YamlUnreadable, compose_yaml
 from fleet.store.inventory import group_site_codes, resolve_province
 from fleet.store.models import MeetingSession, Site
 from fleet.store.types import utcnow
@@ -51,20 +50,12 @@ class Raw:
 def read_definition(path: Path) -> dict[str, Raw]:
     """The fields of a session file, each with its line; problems with the file itself raise."""
 
-    def fail(line: int | None, reason: str, field: str | None = None) -> SessionInvalid:
-        return SessionInvalid([Problem(path, line, field, None, reason)])
-
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise fail(None, f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise fail(None, "not UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise fail(mark.line + 1 if mark else None, f"malformed YAML: {exc}") from None
+        root, _raw = compose_yaml(path)
+    except YamlUnreadable as exc:
+        raise SessionInvalid([exc.problem]) from None
     if not isinstance(root, MappingNode):
-        raise fail(1, f"a session is a mapping of {', '.join(FIELDS)}")
+        raise SessionInvalid([Problem(path, 1, None, None, f"a session is a mapping of {', '.join(FIELDS)}")])
     out: dict[str, Raw] = {}
     problems = []
     for key, node in root.value:

@@ -6,6 +6,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+from yaml.nodes import Node
+
 from fleet.errors import FleetError
 
 _VALUE_LIMIT = 60
@@ -63,3 +66,26 @@ class InventoryInvalid(FleetError):
         self.problems = problems
         files = len({p.path for p in problems})
         super().__init__(f"{len(problems)} problem(s) in {files} file(s); nothing was changed")
+
+
+class YamlUnreadable(Exception):
+    """A YAML file that cannot be read or parsed, as one problem (with the line where known)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def compose_yaml(path: Path) -> tuple[Node | None, bytes]:
+    """The file's YAML node tree (lines kept, for messages) and its bytes; YamlUnreadable otherwise."""
+    try:
+        raw = path.read_bytes()
+        return yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader), raw
+    except OSError as exc:
+        raise YamlUnreadable(Problem(path, None, None, None, f"cannot read: {exc.strerror}")) from None
+    except UnicodeDecodeError:
+        raise YamlUnreadable(Problem(path, None, None, None, "not UTF-8")) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise YamlUnreadable(Problem(path, line, None, None, f"malformed YAML: {exc}")) from None

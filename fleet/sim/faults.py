@@ -13,11 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from fleet.domain.enums import Role
-from fleet.inventory.problems import Problem
+from fleet.inventory.problems import Problem, YamlUnreadable, compose_yaml
 from fleet.store.types import utcnow
 
 
@@ -194,16 +193,9 @@ def text_param(name: str, value: str) -> str:
 def load_scenario(path: Path, roles: dict[str, Role]) -> Scenario:
     """Read a scenario file; every problem is reported with its line. ``roles`` maps device -> role."""
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise ScenarioError([Problem(path, None, None, None, f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem(path, None, None, None, "not UTF-8")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError([Problem(path, line, None, None, f"malformed YAML: {exc}")]) from None
+        root, _raw = compose_yaml(path)
+    except YamlUnreadable as exc:
+        raise ScenarioError([exc.problem]) from None
     problems: list[Problem] = []
     if root is None:
         return Scenario()

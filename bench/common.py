@@ -1,0 +1,59 @@
+"""What the whole-inventory benchmarks share: measuring, the lab inventory, ground truth, host keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from fleet.domain.enums import Carrier, Role
+from fleet.inventory.validate import Inventory, validate_paths
+from fleet.sim.lab import lab_secrets
+
+
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (the SNMP worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def lab_inventory(path: Path) -> tuple[Inventory, dict[str, tuple[Role, Carrier, str]]]:
+    """The inventory with the simulator's lab secrets in the environment, and name -> (role, carrier, site)."""
+    loaded = validate_paths([path])
+    if loaded.problems:
+        print(f"{len(loaded.problems)} problems in {path}", file=sys.stderr)
+        sys.exit(1)
+    inventory = loaded.inventory
+    os.environ.update(lab_secrets(inventory.credentials))
+    carriers = {s.code: s.carrier for s in inventory.sites}
+    devices = {d.name: (d.role, carriers[d.site_code], d.site_code) for d in inventory.devices}
+    return inventory, devices
+
+
+def truth_of(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/truth", timeout=30) as response:  # noqa: S310 - loopback
+        data: dict[str, Any] = json.loads(response.read())
+    return data
+
+
+def enrol(env: dict[str, str], db_url: str, known_hosts: Path) -> None:
+    """`fleet ssh trust` of every device, as an operator runs it."""
+    fleet_env = env | {"FLEET_DATABASE_URL": db_url, "FLEET_SSH_KNOWN_HOSTS": str(known_hosts)}
+    t0 = time.monotonic()
+    trust = subprocess.run(
+        [sys.executable, "-m", "fleet", "ssh", "trust"], env=fleet_env, capture_output=True, text=True,
+        timeout=900, check=False,
+    )  # fmt: skip
+    last = (trust.stdout + trust.stderr).strip().splitlines()[-1:]
+    print(f"ssh trust: {time.monotonic() - t0:.1f} s, exit {trust.returncode}: {last}")
