@@ -288,7 +288,7 @@ def print_outcome(done: ReadinessOutcome) -> None:
     broken = [v for v in verdicts if v.verdict is not Verdict.READY]
     broken.sort(key=lambda v: (VERDICT_ORDER.index(v.verdict), v.site))
     if broken:
-        faults = Table(title=f"Not ready ({len(broken):,})", title_justify="left")
+        faults = Table(title=f"Sites not READY ({len(broken):,})", title_justify="left")
         for column in ("site", "verdict", "who must act", "reason"):
             faults.add_column(column, overflow="fold")
         for v in broken[:MAX_SITES_SHOWN]:
