@@ -19,6 +19,7 @@ from typing import Any
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from fleet.checks.health import release
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import Finding, Problem
 from fleet.domain.readiness import Severity
@@ -117,10 +118,7 @@ def _managed(d: DeviceView) -> bool | None:
 
 def _software(d: DeviceView) -> str | None:
     text = d.facts.get("firmware") or (d.facts.get("codec") or {}).get("software_version")
-    if not isinstance(text, str):
-        return None
-    match = re.match(r"(ce\d+(?:\.\d+){3})", text)  # 'ce11.14.2.3.5e27f0d8ea5' is release ce11.14.2.3
-    return match[1] if match else text
+    return release(text) if isinstance(text, str) else None
 
 
 def _sip_registered(d: DeviceView) -> bool | None:

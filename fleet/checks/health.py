@@ -45,7 +45,7 @@ class DeviceRef:
     expected_firmware: str = ""
 
 
-def _version(text: str | None) -> str | None:
+def release(text: str | None) -> str | None:
     """'ce11.14.2.3.5e27f0d8ea5' (xAPI) and 'ce11.14.2.3' (sysDescr) name the same release."""
     if text is None:
         return None
@@ -147,7 +147,7 @@ def _read_ssh(judge: _Judge, ssh: SshResult, snmp_silent: bool) -> Facts | None:
 
 def _judge_facts(judge: _Judge, facts: Facts, previous: Facts | None) -> None:
     ref = judge.ref
-    running = facts.firmware or (_version(facts.codec.software_version) if facts.codec else None)
+    running = facts.firmware or (release(facts.codec.software_version) if facts.codec else None)
     if ref.expected_firmware and running is not None and running != ref.expected_firmware:
         judge.add(Finding.SOFTWARE_MISMATCH, f"runs {running}, expected {ref.expected_firmware}")
     if ref.role is Role.ROUTER:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -261,9 +260,7 @@ def readiness_with_progress(
 
 
 def _outcome_json(done: ReadinessOutcome) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(done.reports["json"].read_text(encoding="utf-8"))
-    doc["files"] = {kind: str(path) for kind, path in done.reports.items()}
-    return doc
+    return done.document | {"files": {kind: str(path) for kind, path in done.reports.items()}}
 
 
 def _sites(count: int) -> str:
@@ -309,7 +306,7 @@ def print_outcome(done: ReadinessOutcome) -> None:
     else:
         deps.out.print("Every site is READY.")
     if done.previous is not None:
-        doc = _outcome_json(done)["changes"]
+        doc = done.document["changes"]
         deps.out.print(
             f"since run {done.previous.id}: {len(doc['newly_broken'])} newly broken, "
             f"{len(doc['repaired'])} repaired, {len(doc['other'])} changed otherwise"

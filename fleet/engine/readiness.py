@@ -67,6 +67,7 @@ class ReadinessOutcome:
     sites: dict[str, SiteRecord]
     previous: ReadinessRun | None
     reports: dict[str, Path]
+    document: dict[str, Any]  # what the report's JSON file holds
 
 
 Stage = Callable[[str], None]
@@ -129,7 +130,8 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
         for device in devices[code]:
             views[device.name] = _from_state(device, fresh[device.name])
         checked_at[code] = min(fresh[d.name].checked_at for d in devices[code])
-    to_poll = [c for c in sites if c not in set(reused_sites)]
+    reused = set(reused_sites)
+    to_poll = [c for c in sites if c not in reused]
     ctx = SessionContext(meeting.dial_string, meeting.bridge)
     sweep_options = replace(options.sweep, ssh_roles=frozenset({Role.CODEC}))
     polled = 0
@@ -191,7 +193,7 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
         except Exception:  # the original error matters more; the next run reaps this one
             log.exception("could not record readiness run %s as %s", run_id, status.value)
         raise
-    return ReadinessOutcome(run, meeting, check_set, ordered, sites, previous, reports)
+    return ReadinessOutcome(run, meeting, check_set, ordered, sites, previous, reports, doc)
 
 
 def _poll(
