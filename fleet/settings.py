@@ -64,6 +64,31 @@ class Settings(BaseSettings):
         description="Minutes before each session at which the scheduler runs readiness (once it exists).",
     )
 
+    provision_workers: int = Field(
+        default=20, ge=1, le=200, description="Devices provisioned at a time (fleet provision --workers)."
+    )
+    provision_time_limit: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds one provisioning SSH session may take in all."
+    )
+    provision_canary: int = Field(
+        default=5, ge=0, le=1000, description="Devices changed first; the run stops if too many of them fail."
+    )
+    provision_max_failure_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Failure rate past which a provisioning run stops starting devices.",
+    )
+    change_freeze_before: int = Field(
+        default=120,
+        ge=0,
+        le=10080,
+        description="Minutes before a session's start in which its sites are frozen.",
+    )
+    change_freeze_after: int = Field(
+        default=240, ge=0, le=10080, description="Minutes after a session's start that its sites stay frozen."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, SequenceNode
 
 from fleet.checks.health import release
 from fleet.domain.enums import Carrier, Role
@@ -26,7 +25,7 @@ from fleet.domain.readiness import Severity
 from fleet.drivers.registry import REGISTRY
 from fleet.errors import FleetError
 from fleet.inventory.problems import Problem as FileProblem
-from fleet.inventory.problems import YamlUnreadable, compose_yaml
+from fleet.inventory.problems import YamlReader, YamlUnreadable, compose_yaml
 
 READINESS_DIR = Path("playbooks/readiness")
 ID = re.compile(r"[a-z][a-z0-9_]{0,47}")
@@ -223,53 +222,13 @@ def find_check_set(name_or_path: str, base: Path = READINESS_DIR) -> Path:
     return base / f"{name_or_path}.yaml"
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[FileProblem] = []
-
-    def problem(self, node: Node | None, field_name: str | None, value: Any, reason: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else None
-        shown = None if value is None else str(value)
-        self.problems.append(FileProblem(self.path, line, field_name, shown, reason))
-
-    def value(self, node: Node) -> Any:
-        try:
-            return SafeConstructor().construct_object(node, deep=True)
-        except ConstructorError as exc:
-            self.problem(node, None, None, f"unreadable value: {exc.problem}")
-            return None
-
-    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            self.problem(node, what, None, "must be a mapping")
-            return {}
-        out: dict[str, tuple[Node, Node]] = {}
-        for key, value in node.value:
-            name = str(key.value)
-            if name in out:
-                self.problem(key, f"{what}.{name}" if what else name, None, "given twice")
-            out[name] = (key, value)
-        return out
-
-    def text(self, node: Node, what: str, *, empty: bool = False) -> str:
-        value = self.value(node) if isinstance(node, ScalarNode) else None
-        if not isinstance(value, str) or (not empty and not value.strip()):
-            self.problem(node, what, value, "must be text" if empty else "must be non-empty text")
-            return ""
-        if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-            self.problem(node, what, value, "must be one line of text")
-            return ""
-        return value
-
-
 def load_check_set(path: Path) -> CheckSet:
     """Read and validate a check set; CheckSetInvalid lists every problem with its line."""
     try:
         root, raw = compose_yaml(path)
     except YamlUnreadable as exc:
         raise CheckSetInvalid([exc.problem]) from None
-    reader = _Reader(path)
+    reader = YamlReader(path)
     if root is None:
         raise CheckSetInvalid([FileProblem(path, 1, None, None, "empty: a check set needs name and checks")])
     top = reader.mapping(root, "")
@@ -317,7 +276,7 @@ def load_check_set(path: Path) -> CheckSet:
     return CheckSet(name, path, tuple(checks), description, registrars, reuse, recheck, digest)
 
 
-def _registrars(reader: _Reader, node: Node) -> dict[Carrier, str]:
+def _registrars(reader: YamlReader, node: Node) -> dict[Carrier, str]:
     out: dict[Carrier, str] = {}
     for key, (key_node, value) in reader.mapping(node, "registrars").items():
         try:
@@ -331,7 +290,7 @@ def _registrars(reader: _Reader, node: Node) -> dict[Carrier, str]:
 
 
 def _check(  # noqa: PLR0915 - one rule per field, in the order a reader meets them
-    reader: _Reader, node: Node, earlier: dict[str, int], registrars: dict[Carrier, str]
+    reader: YamlReader, node: Node, earlier: dict[str, int], registrars: dict[Carrier, str]
 ) -> Check | None:
     fields = reader.mapping(node, "checks[]")
     if not fields:
@@ -417,7 +376,7 @@ def _check(  # noqa: PLR0915 - one rule per field, in the order a reader meets t
 
 
 def _expect(
-    reader: _Reader, node: Node, info: FactInfo | None, registrars: dict[Carrier, str]
+    reader: YamlReader, node: Node, info: FactInfo | None, registrars: dict[Carrier, str]
 ) -> tuple[str, Any]:
     fields = reader.mapping(node, "expect")
     if len(fields) != 1:
@@ -455,7 +414,7 @@ def _expect(
     return op, value
 
 
-def _one_of(reader: _Reader, node: Node, value: Any, where: str) -> Any:
+def _one_of(reader: YamlReader, node: Node, value: Any, where: str) -> Any:
     def is_list(v: Any) -> bool:
         return isinstance(v, list) and bool(v) and all(isinstance(x, str | int | float) for x in v)
 

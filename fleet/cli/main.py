@@ -12,6 +12,7 @@ from fleet.cli import db as db_cli
 from fleet.cli import demo as demo_cli
 from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
+from fleet.cli import provision as provision_cli
 from fleet.cli import readiness as readiness_cli
 from fleet.cli import sim as sim_cli
 from fleet.cli import ssh as ssh_cli
@@ -30,12 +31,15 @@ app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(ssh_cli.app, name="ssh")
 app.add_typer(readiness_cli.app, name="session")
+app.add_typer(provision_cli.app, name="config")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
 app.command("sim")(sim_cli.sim)
 app.command("sweep")(sweep_cli.sweep)
 app.command("status")(sweep_cli.status)
 app.command("ready")(readiness_cli.ready)
+app.command("provision")(provision_cli.provision)
+app.command("audit")(provision_cli.audit)
 
 
 def _version(value: bool) -> None:

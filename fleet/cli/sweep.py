@@ -47,7 +47,8 @@ def resolve_scope(
 class Bar:
     """A live progress bar per phase on a terminal; a line per tenth of each phase in a log."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, labels: dict[Phase, str] | None = None) -> None:
+        self.labels = {Phase.SNMP: "SNMP", Phase.SSH: "SSH", **(labels or {})}
         self.lines = enabled and not deps.err.is_terminal
         self.progress = Progress(
             TextColumn("{task.description:<5}"),
@@ -66,7 +67,7 @@ class Bar:
         if event.phase is Phase.DONE:
             return
         if event.phase not in self.tasks:
-            label = "SNMP" if event.phase is Phase.SNMP else "SSH"
+            label = self.labels[event.phase]
             self.tasks[event.phase] = self.progress.add_task(label, total=event.total, failed=0)
         if event.device is not None and not event.ok:
             self.failed[event.phase] += 1
@@ -75,7 +76,7 @@ class Bar:
         )
         step = max(1, event.total // 10)
         if self.lines and (event.done % step == 0 or event.done == event.total):
-            label = "SNMP" if event.phase is Phase.SNMP else "SSH"
+            label = self.labels[event.phase]
             deps.err.print(f"{label} {event.done:,}/{event.total:,}, {self.failed[event.phase]:,} not ok")
 
 

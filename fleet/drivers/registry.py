@@ -2,8 +2,8 @@
 
 A driver says everything fleet needs to talk to one device platform: identity (role, vendor,
 models), the netmiko device type, the SNMP objects a sweep reads and the SSH commands it runs with
-the parsers that read them; templates attach here as they are built. The registry refuses a second
-driver under a name already taken.
+the parsers that read them, and how its configuration is read and changed (``config``). The
+registry refuses a second driver under a name already taken.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fleet.domain.enums import Role
+from fleet.drivers.configs import IOS, VRP, XAPI, ConfigSyntax
 from fleet.drivers.snmp_health import SNMP_HEALTH, SnmpHealth
 from fleet.drivers.ssh_health import SSH_HEALTH, SshHealth
 
@@ -26,6 +27,7 @@ class Driver:
     description: str
     snmp: SnmpHealth
     ssh: SshHealth | None = None  # what a sweep runs over SSH; None: SNMP only
+    config: ConfigSyntax | None = None  # how fleet reads and pushes configuration; None: not provisioned
 
     @property
     def uses_ssh(self) -> bool:
@@ -71,6 +73,7 @@ REGISTRY.register(
         description="Cisco IOS / IOS XE branch router",
         snmp=SNMP_HEALTH["cisco_ios"],
         ssh=SSH_HEALTH["cisco_ios"],
+        config=IOS,
     )
 )
 REGISTRY.register(
@@ -83,6 +86,7 @@ REGISTRY.register(
         description="Huawei VRP AR-series branch router",
         snmp=SNMP_HEALTH["huawei_vrp"],
         ssh=SSH_HEALTH["huawei_vrp"],
+        config=VRP,
     )
 )
 REGISTRY.register(
@@ -95,6 +99,7 @@ REGISTRY.register(
         description="Cisco TelePresence / Webex room codec running CE software (xAPI over SSH)",
         snmp=SNMP_HEALTH["cisco_ce"],
         ssh=SSH_HEALTH["cisco_ce"],
+        config=XAPI,
     )
 )
 REGISTRY.register(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
-from yaml.nodes import Node
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from fleet.errors import FleetError
 
@@ -89,3 +91,45 @@ def compose_yaml(path: Path) -> tuple[Node | None, bytes]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise YamlUnreadable(Problem(path, line, None, None, f"malformed YAML: {exc}")) from None
+
+
+class YamlReader:
+    """Reads values out of a YAML node tree, collecting every problem with its line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def problem(self, node: Node | None, field_name: str | None, value: Any, reason: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        shown = None if value is None else str(value)
+        self.problems.append(Problem(self.path, line, field_name, shown, reason))
+
+    def value(self, node: Node) -> Any:
+        try:
+            return SafeConstructor().construct_object(node, deep=True)
+        except ConstructorError as exc:
+            self.problem(node, None, None, f"unreadable value: {exc.problem}")
+            return None
+
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
+        if not isinstance(node, MappingNode):
+            self.problem(node, what, None, "must be a mapping")
+            return {}
+        out: dict[str, tuple[Node, Node]] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name in out:
+                self.problem(key, f"{what}.{name}" if what else name, None, "given twice")
+            out[name] = (key, value)
+        return out
+
+    def text(self, node: Node, what: str, *, empty: bool = False) -> str:
+        value = self.value(node) if isinstance(node, ScalarNode) else None
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            self.problem(node, what, value, "must be text" if empty else "must be non-empty text")
+            return ""
+        if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+            self.problem(node, what, value, "must be one line of text")
+            return ""
+        return value

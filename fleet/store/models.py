@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from fleet.domain.enums import (
@@ -18,6 +18,7 @@ from fleet.domain.enums import (
     SnmpVersion,
 )
 from fleet.domain.health import DeviceStatus
+from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, ProvisionMode, Step
 from fleet.domain.readiness import RunStatus, SessionStatus, Verdict
 from fleet.domain.sweep import SweepStatus
 from fleet.store.types import StrEnumType, UTCDateTime, utcnow
@@ -267,3 +268,87 @@ class OpenProblem(SQLModel, table=True):
     device: str = Field(sa_column=Column(String(64), primary_key=True))
     first_seen: datetime = Field(sa_type=UTCDateTime)
     last_seen: datetime = Field(sa_type=UTCDateTime)
+
+
+class ConfigBackup(SQLModel, table=True):
+    """A version of a device's running configuration: kept whenever fleet reads one that changed.
+
+    Keyed by device name rather than row, so a device's history outlives its inventory row.
+    """
+
+    __tablename__ = "config_backup"
+    __table_args__ = (UniqueConstraint("device", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device: str = Field(max_length=64, index=True)
+    version: int
+    taken_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sha256: str = Field(max_length=64)
+    size: int = 0
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="backup", max_length=32)  # backup, dry_run, apply, after_push, restore
+    run_id: int | None = Field(default=None, index=True)
+
+
+class ProvisionRun(SQLModel, table=True):
+    """One provisioning, backup or drift run: who, what, how it went."""
+
+    __tablename__ = "provision_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mode: ProvisionMode = Field(sa_type=StrEnumType(ProvisionMode))
+    playbook: str = Field(default="", max_length=255)
+    playbook_digest: str = Field(default="", max_length=64)
+    actor: str = Field(max_length=255)
+    status: RunStatus = Field(sa_type=StrEnumType(RunStatus), index=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration_s: float | None = None
+    host: str = Field(default="", max_length=255)
+    pid: int = 0
+    scope: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    devices: int = 0
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    override_reason: str = Field(default="", max_length=2000)
+    stopped: str = Field(default="", max_length=2000)  # why the run stopped early, if it did
+    note: str = Field(default="", max_length=2000)
+
+
+class ProvisionResult(SQLModel, table=True):
+    """How one device ended in a provisioning run."""
+
+    __tablename__ = "provision_result"
+    __table_args__ = (UniqueConstraint("run_id", "device"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("provision_run.id", ondelete="CASCADE"), nullable=False)
+    )
+    device: str = Field(max_length=64, index=True)
+    site: str = Field(default="", max_length=16)
+    outcome: DeviceOutcome = Field(sa_type=StrEnumType(DeviceOutcome), index=True)
+    step: Step | None = Field(default=None, sa_type=StrEnumType(Step))
+    reason: str = Field(default="", max_length=4000)
+    failed_line: str = Field(default="", max_length=1000)
+    diff: str = Field(default="", sa_column=Column(Text, nullable=False))
+    lines: int = 0
+    backup_sha256: str = Field(default="", max_length=64)
+    elapsed_s: float = 0.0
+
+
+class AuditEvent(SQLModel, table=True):
+    """The audit trail: append-only (the database refuses updates and deletes of its rows)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=255, index=True)
+    action: AuditAction = Field(sa_type=StrEnumType(AuditAction), index=True)
+    outcome: AuditOutcome = Field(sa_type=StrEnumType(AuditOutcome))
+    device: str = Field(default="", max_length=64, index=True)
+    run_id: int | None = Field(default=None, index=True)
+    detail: str = Field(default="", max_length=4000)
+    diff: str = Field(default="", sa_column=Column(Text, nullable=False))

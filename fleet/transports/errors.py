@@ -21,6 +21,7 @@ class TransportErrorKind(StrEnum):
     SECRET = "secret"  # noqa: S105 - a kind of error: a credential reference could not be resolved
     INTERNAL = "internal"  # a bug in fleet: reported, never hidden
     CANCELLED = "cancelled"  # the run's deadline came first: says nothing about the device
+    REJECTED = "rejected"  # the device refused a configuration line (an error pattern matched)
 
 
 class TransportError(FleetError):
@@ -30,3 +31,12 @@ class TransportError(FleetError):
         self.kind = kind
         self.detail = detail
         super().__init__(f"{kind.value}: {detail}")
+
+
+class ConfigRejected(TransportError):
+    """The device answered a configuration line with an error: the line and what it said."""
+
+    def __init__(self, line: str, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(TransportErrorKind.REJECTED, f"'{line}' refused: {message}")

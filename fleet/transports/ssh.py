@@ -32,19 +32,19 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import paramiko
 from netmiko.base_connection import BaseConnection
-from netmiko.exceptions import NetmikoAuthenticationException, ReadTimeout
+from netmiko.exceptions import ConfigInvalidException, NetmikoAuthenticationException, ReadTimeout
 from netmiko.ssh_dispatcher import CLASS_MAPPER
 
-from fleet.transports.errors import TransportError, TransportErrorKind
+from fleet.transports.errors import ConfigRejected, TransportError, TransportErrorKind
 from fleet.transports.known_hosts import (
     HostKey,
     KnownHosts,
@@ -196,13 +196,26 @@ class _CodecSession(_Session):
         self.set_base_prompt()
 
 
+class _HuaweiSession(_Session):
+    def check_config_mode(
+        self, check_string: str = "]", pattern: str = "", force_regex: bool = False
+    ) -> bool:
+        # netmiko's VRP driver waits for 2 s of silence after the prompt (it drops the pattern),
+        # three times per configuration push; the prompt ends in '>' or ']', so wait for that.
+        self.write_channel(self.RETURN)
+        output: str = self.read_until_pattern(
+            pattern=pattern or r"[>\]]", read_timeout=self.fleet_remaining()
+        )
+        return bool(re.search(check_string, output)) if force_regex else check_string in output
+
+
 _class_lock = threading.Lock()
 
 
 @cache
 def _session_class(device_type: str) -> type[Any]:
     base = CLASS_MAPPER[device_type]
-    mixin = _CodecSession if device_type == "cisco_tp" else _Session
+    mixin = {"cisco_tp": _CodecSession, "huawei": _HuaweiSession}.get(device_type, _Session)
     return type(f"Fleet{base.__name__}", (mixin, base), {})
 
 
@@ -271,24 +284,188 @@ def _safe_file_name(name: str) -> str:
     return cleaned if cleaned and not cleaned.startswith(".") else f"_{cleaned}"
 
 
-@dataclass(slots=True)
-class _Job:
-    """One device's session, shared by its worker thread and the deadline on the event loop."""
+@dataclass(slots=True, kw_only=True)
+class _Held:
+    """One open session's resources, shared by its worker thread and whatever enforces its deadline."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sock: socket.socket | None = None  # fleet's socket: shut down at the deadline
+    theirs: socket.socket | None = None  # paramiko's copy of it
+    conn: Any = None  # the netmiko session, once built
+    connected: bool = False  # TCP connected at some point (tells a hung connect from a slow session)
+    expired: bool = False
+    transcribed: bool = False  # netmiko opened the transcript file
+
+    def shut(self) -> None:
+        with self.lock:
+            self.expired = True
+            if self.sock is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _release(held: _Held) -> None:
+    """Log out and close everything the session holds (each step safe when it never opened)."""
+    if held.conn is not None:
+        with contextlib.suppress(Exception):  # a dead channel cannot log out; nothing is lost
+            held.conn.disconnect()  # closes the transport and transcript, drops netmiko's log filter
+        held.conn = None
+    if held.theirs is not None:
+        held.theirs.close()  # closed already by paramiko unless netmiko failed before taking it
+        held.theirs = None
+    with held.lock:
+        if held.sock is not None:
+            held.sock.close()
+            held.sock = None
+
+
+@dataclass(slots=True, kw_only=True)
+class _Job(_Held):
+    """One device's command run, shared by its worker thread and the deadline on the event loop."""
 
     target: SshTarget
     commands: list[str]
     future: asyncio.Future[SshResult]
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sock: socket.socket | None = None
-    connected: bool = False  # TCP connected at some point (tells a hung connect from a slow session)
-    expired: bool = False
     timer: asyncio.TimerHandle | None = None
     outputs: dict[str, str] = field(default_factory=dict)
-    transcribed: bool = False  # netmiko opened the transcript file
 
 
 def _report(on_result: Callable[[SshResult], None], future: asyncio.Future[SshResult]) -> None:
     on_result(future.result())
+
+
+T = TypeVar("T")
+
+
+class SshSession:
+    """One open session as a task sees it: show commands, configuration lines, save.
+
+    Every method raises TransportError (ConfigRejected for a refused line); nothing of netmiko leaks.
+    """
+
+    def __init__(self, target: SshTarget, conn: Any, held: _Held, deadline: float, time_limit: float) -> None:
+        self.target = target
+        self._conn = conn
+        self._held = held
+        self._deadline = deadline
+        self._time_limit = time_limit
+        expect = target.expect_string or DEFAULT_EXPECT.get(target.device_type)
+        if expect is None and conn.fleet_prompt:
+            expect = rf"(?m)^{re.escape(conn.fleet_prompt.strip())}\s*$"
+        self._expect = expect
+
+    def _left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.05)
+
+    def _failed(self, exc: BaseException) -> TransportError:
+        if self._held.expired or time.monotonic() >= self._deadline:
+            return TransportError(
+                TransportErrorKind.TIMEOUT, f"the session did not finish within {self._time_limit:g} s"
+            )
+        error = classify(exc, self.target, self._conn)
+        if self.target.password:
+            error.detail = error.detail.replace(self.target.password, REDACTED)
+        return error
+
+    def send(self, command: str) -> str:
+        """A command's output (the echo and the prompt left out)."""
+        try:
+            output = self._conn.send_command(
+                command,
+                expect_string=self._expect,
+                read_timeout=self._left(),
+                auto_find_prompt=self._expect is None,
+            )
+        except Exception as exc:
+            raise self._failed(exc) from None
+        return output if isinstance(output, str) else str(output)
+
+    def configure(
+        self, lines: Sequence[str], *, error_pattern: str, config_mode: bool = True, terminator: str = r"#"
+    ) -> str:
+        """Send configuration lines one at a time; stop at the first answer matching ``error_pattern``.
+
+        ``config_mode``: enter the device's configuration mode first and leave it after (netmiko's
+        own commands for the platform); off for devices that take settings at their prompt.
+        """
+        try:
+            output: str = self._conn.send_config_set(
+                list(lines),
+                error_pattern=error_pattern,
+                enter_config_mode=config_mode,
+                exit_config_mode=config_mode,
+                read_timeout=self._left(),
+                terminator=terminator,
+            )
+        except ConfigInvalidException as exc:
+            line, message = _rejection(str(exc))
+            raise ConfigRejected(line, message) from None
+        except Exception as exc:
+            raise self._failed(exc) from None
+        return output
+
+    def save(self) -> str:
+        """Make the running configuration the one the device starts with."""
+        try:
+            output: str = self._conn.save_config()
+        except Exception as exc:
+            raise self._failed(exc) from None
+        return output
+
+
+def _rejection(message: str) -> tuple[str, str]:
+    """(line, error) from netmiko's 'Invalid input detected at command: X, matched error: Y'."""
+    found = re.match(r"Invalid input detected at command: (.*), matched error: (.*)$", message, re.S)
+    if found is None:
+        return "", message
+    return found.group(1), found.group(2).strip()
+
+
+class Connector:
+    """How a task opens sessions to its device: each with its own time limit, always released."""
+
+    def __init__(self, client: SshClient, target: SshTarget, keys: list[HostKey]) -> None:
+        self._client = client
+        self.target = target
+        self._keys = keys
+        self.sessions = 0
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[SshSession]:
+        """A logged-in session; TransportError when it cannot be opened."""
+        client, target = self._client, self.target
+        try:
+            cls = session_class(target.device_type)
+        except KeyError:
+            raise TransportError(
+                TransportErrorKind.INTERNAL, f"netmiko has no device type '{target.device_type}'"
+            ) from None
+        held = _Held()
+        deadline = time.monotonic() + client.time_limit
+        timer = threading.Timer(client.time_limit, held.shut)
+        timer.daemon = True
+        timer.start()
+        self.sessions += 1
+        try:
+            try:
+                conn = client._connect(target, cls, self._keys, deadline, held)
+            except TransportError:
+                raise
+            except Exception as exc:
+                if held.expired:
+                    raise TransportError(
+                        TransportErrorKind.TIMEOUT, f"no login within {client.time_limit:g} s"
+                    ) from None
+                error = classify(exc, target, held.conn)
+                if target.password:
+                    error.detail = error.detail.replace(target.password, REDACTED)
+                raise error from None
+            if conn is None:
+                raise TransportError(TransportErrorKind.TIMEOUT, f"no login within {client.time_limit:g} s")
+            yield SshSession(target, conn, held, deadline, client.time_limit)
+        finally:
+            timer.cancel()
+            _release(held)
 
 
 class SshClient:
@@ -333,7 +510,7 @@ class SshClient:
         keys = KnownHosts.load(self.known_hosts).resolver()
         pending: list[_Job] = []
         for target, commands in jobs:
-            job = _Job(target, list(commands), loop.create_future())
+            job = _Job(target=target, commands=list(commands), future=loop.create_future())
             if on_result is not None:
                 job.future.add_done_callback(partial(_report, on_result))
             self._pool.submit(self._work, loop, job, keys(target.address, target.port))
@@ -354,6 +531,37 @@ class SshClient:
         for job in jobs:
             self._expire(job, cancelled=True)
 
+    async def run_tasks(
+        self,
+        jobs: Sequence[tuple[SshTarget, Callable[[Connector], T]]],
+        crashed: Callable[[SshTarget, BaseException], T],
+        on_result: Callable[[T], None] | None = None,
+    ) -> list[T]:
+        """Run each job's task in the worker pool; one result per job, in order.
+
+        A task opens its own sessions (``connector.session()``), each within ``time_limit``, and
+        must report its device's failures in what it returns; ``crashed`` turns an exception that
+        escaped a task (a bug) into a result, so one device never ends the run.
+        """
+        if self._closed:
+            raise RuntimeError("SshClient is closed")
+        loop = asyncio.get_running_loop()
+        keys = KnownHosts.load(self.known_hosts).resolver()
+
+        def work(target: SshTarget, task: Callable[[Connector], T]) -> T:
+            try:
+                return task(Connector(self, target, keys(target.address, target.port)))
+            except Exception as exc:
+                return crashed(target, exc)
+
+        futures = []
+        for target, task in jobs:
+            future = asyncio.wrap_future(self._pool.submit(work, target, task), loop=loop)
+            if on_result is not None:
+                future.add_done_callback(lambda f: on_result(f.result()) if not f.cancelled() else None)
+            futures.append(future)
+        return list(await asyncio.gather(*futures))
+
     def close(self) -> None:
         """Stop taking work; sessions still running end by their own deadline."""
         self._closed = True
@@ -367,11 +575,7 @@ class SshClient:
             job.timer = asyncio.get_running_loop().call_later(delay, self._expire, job)
 
     def _expire(self, job: _Job, cancelled: bool = False) -> None:
-        with job.lock:
-            job.expired = True
-            if job.sock is not None:
-                with contextlib.suppress(OSError):
-                    job.sock.shutdown(socket.SHUT_RDWR)
+        job.shut()
         if not job.future.done():
             job.future.set_result(
                 SshResult(
@@ -426,9 +630,6 @@ class SshClient:
         result = SshResult(target.name, outputs=job.outputs)
         if job.expired:
             return result
-        conn: _Session | None = None
-        sock: socket.socket | None = None
-        theirs: socket.socket | None = None
         try:
             cls = session_class(target.device_type)
         except KeyError:
@@ -438,36 +639,9 @@ class SshClient:
             )
             return result
         try:
-            sock = open_socket(
-                target.address, target.port, min(self.connect_timeout, deadline - time.monotonic())
-            )
-            with job.lock:
-                if job.expired:
-                    return result
-                job.sock = sock
-                job.connected = True
-            remaining = max(deadline - time.monotonic(), 0.05)
-            theirs = (
-                sock.dup()
-            )  # paramiko owns this one; fleet keeps the original to shut down at the deadline
-            conn = cls(
-                host=target.address,
-                port=target.port,
-                username=target.username,
-                password=target.password,
-                device_type=target.device_type,
-                sock=theirs,
-                auto_connect=False,
-                conn_timeout=remaining,
-                banner_timeout=min(self.connect_timeout, remaining),
-                auth_timeout=remaining,
-                blocking_timeout=remaining,
-                session_log=self._transcript(target),
-            )
-            job.transcribed = self.transcripts is not None
-            conn.fleet_keys = keys
-            conn.fleet_deadline = deadline
-            conn._open()
+            conn = self._connect(target, cls, keys, deadline, job)
+            if conn is None:
+                return result
             expect = target.expect_string or DEFAULT_EXPECT.get(target.device_type)
             if expect is None and conn.fleet_prompt:
                 expect = rf"(?m)^{re.escape(conn.fleet_prompt.strip())}\s*$"
@@ -480,18 +654,52 @@ class SshClient:
                 )
                 job.outputs[command] = output if isinstance(output, str) else str(output)
         except Exception as exc:
-            error = classify(exc, target, conn)
+            error = classify(exc, target, job.conn)
             result.error, result.detail = error.kind, error.detail
         finally:
-            if conn is not None:
-                conn.disconnect()  # logs out, closes the transport and transcript, drops netmiko's log filter
-            if theirs is not None:
-                theirs.close()  # closed already by paramiko unless netmiko failed before taking it
-            if sock is not None:
-                with job.lock:
-                    job.sock = None
-                    sock.close()
+            _release(job)
         return result
+
+    def _connect(
+        self, target: SshTarget, cls: type[Any], keys: list[HostKey], deadline: float, holder: _Held
+    ) -> Any:
+        """Open and log in; the netmiko session, or None when the deadline came first.
+
+        ``holder`` keeps the socket (so the deadline can shut it down whatever the thread is doing)
+        and the session (so the caller can diagnose a failed login and always release both).
+        """
+        sock = open_socket(
+            target.address, target.port, min(self.connect_timeout, deadline - time.monotonic())
+        )
+        with holder.lock:
+            if holder.expired:
+                sock.close()
+                return None
+            holder.sock = sock
+            holder.connected = True
+        remaining = max(deadline - time.monotonic(), 0.05)
+        # paramiko owns the copy; fleet keeps the original to shut down at the deadline
+        holder.theirs = sock.dup()
+        conn = cls(
+            host=target.address,
+            port=target.port,
+            username=target.username,
+            password=target.password,
+            device_type=target.device_type,
+            sock=holder.theirs,
+            auto_connect=False,
+            conn_timeout=remaining,
+            banner_timeout=min(self.connect_timeout, remaining),
+            auth_timeout=remaining,
+            blocking_timeout=remaining,
+            session_log=self._transcript(target),
+        )
+        holder.transcribed = self.transcripts is not None
+        conn.fleet_keys = keys
+        conn.fleet_deadline = deadline
+        holder.conn = conn
+        conn._open()
+        return conn
 
     def _transcript(self, target: SshTarget) -> str | None:
         if self.transcripts is None:

@@ -1,0 +1,82 @@
+"""Provisioning's vocabulary: how a device ended, where it failed, and what the audit trail records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ProvisionMode(StrEnum):
+    DRY_RUN = "dry_run"  # read and compare only
+    APPLY = "apply"  # push what differs
+    BACKUP = "backup"  # read and keep the running configuration
+    DRIFT = "drift"  # compare the running configuration with what the playbooks render
+
+
+class DeviceOutcome(StrEnum):
+    UNCHANGED = "unchanged"  # already as intended (or, for a backup, read and kept)
+    WOULD_CHANGE = "would_change"  # a dry run found a difference
+    CHANGED = "changed"  # pushed, verified and saved
+    FAILED = "failed"  # failed before any change: the device is as it was
+    RESTORED = "restored"  # failed after the push began; restored from its backup and verified
+    RESTORE_FAILED = "restore_failed"  # failed and could not be put back: act now
+    FROZEN = "frozen"  # not touched: its site is in a session inside the change freeze
+    NOT_STARTED = "not_started"  # the run stopped (failure threshold) before this device
+
+    @property
+    def failed(self) -> bool:
+        return self in {DeviceOutcome.FAILED, DeviceOutcome.RESTORED, DeviceOutcome.RESTORE_FAILED}
+
+
+class Step(StrEnum):
+    LOGIN = "login"
+    BACKUP = "backup"
+    PUSH = "push"
+    VERIFY = "verify"
+    SAVE = "save"
+    RESTORE = "restore"
+
+
+class AuditAction(StrEnum):
+    BACKUP = "backup"
+    PUSH = "push"
+    VERIFY = "verify"
+    SAVE = "save"
+    ROLLBACK = "rollback"
+    OVERRIDE = "override"  # a change freeze overridden, with the reason
+    RUN = "run"  # a provisioning run began or ended
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    STARTED = "started"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit trail, before it is stored (actor, time and run are added there)."""
+
+    action: AuditAction
+    outcome: AuditOutcome
+    device: str = ""
+    detail: str = ""
+    diff: str = ""
+
+
+@dataclass(slots=True)
+class DeviceProvision:
+    """What happened to one device in a provisioning run, and why when it went wrong."""
+
+    device: str
+    site: str
+    driver: str
+    outcome: DeviceOutcome
+    step: Step | None = None  # where it failed
+    reason: str = ""
+    failed_line: str = ""  # the configuration line the device refused (or was being sent)
+    diff: str = ""  # unified diff of the running configuration against the intended one
+    commands: tuple[str, ...] = ()  # what was (or would be) sent
+    backup_digest: str = ""
+    elapsed: float = 0.0
+    audit: list[AuditEntry] = field(default_factory=list)
