@@ -202,7 +202,8 @@ def provision(
         deps.print_json(outcome_json(outcome, playbook))
     else:
         print_outcome(outcome, playbook, diffs)
-    if outcome.failed or outcome.stopped:
+    frozen_out = any(r.outcome is DeviceOutcome.FROZEN for r in outcome.results)
+    if outcome.failed or outcome.stopped or frozen_out:
         raise typer.Exit(1)
 
 

@@ -56,14 +56,18 @@ class ConfigSyntax:
     saves: bool = True  # the running configuration must be saved to survive a restart
     volatile: str = r"$^"  # lines of the running configuration that change by themselves
     comment: str = "!"
+    # Lines holding a secret: group 1 is kept, the rest of the line is replaced by REDACTED, so
+    # backups, diffs and the audit trail never hold a password or community.
+    secrets: tuple[str, ...] = ()
 
     # --- reading -------------------------------------------------------------------------------
 
     def clean(self, text: str) -> str:
         """The running configuration as stored: device output less its volatile lines, '\\n' line ends."""
         volatile = re.compile(self.volatile)
+        secrets = [re.compile(p) for p in self.secrets]
         lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-        kept = [line for line in lines if not volatile.match(line)]
+        kept = [_redact(line, secrets) for line in lines if not volatile.match(line)]
         while kept and not kept[0]:
             kept.pop(0)
         while kept and not kept[-1]:
@@ -172,6 +176,17 @@ class Plan:
                 n=1,
             )
         )
+
+
+REDACTED = "<redacted>"
+
+
+def _redact(line: str, secrets: list[re.Pattern[str]]) -> str:
+    for pattern in secrets:
+        found = pattern.match(line)
+        if found:
+            return found.group(1) + REDACTED
+    return line
 
 
 def _owned(header: str, exclusive: Iterable[str], wanted: set[str]) -> bool:
@@ -340,10 +355,17 @@ IOS = ConfigSyntax(
         "service-policy output",
     ),
     section_exit="exit",
-    error_pattern=r"(?m)^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Bad|Error|Cannot|Unable)",
+    error_pattern=r"(?m)^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Bad|Error|Cannot|Unable).*$",
     volatile=(
         r"^(?:Building configuration\.\.\.|Current configuration : \d+ bytes|! Last configuration change "
         r"|! NVRAM config last updated|! No configuration change since)"
+    ),
+    secrets=(
+        r"^(\s*snmp-server community )\S.*$",
+        r"^(\s*snmp-server user \S+ \S+ (?:v3 )?).*$",
+        r"^(\s*username \S+ (?:privilege \d+ )?(?:secret|password)(?: \d+)? )\S.*$",
+        r"^(\s*enable (?:secret|password)(?: \d+)? )\S.*$",
+        r"^(\s*(?:password|key-string|key|secret)(?: \d+)? )\S.*$",
     ),
 )
 
@@ -367,10 +389,15 @@ VRP = ConfigSyntax(
         "traffic-policy",
     ),
     section_exit="quit",
-    error_pattern=r"(?m)^Error:",
+    error_pattern=r"(?m)^Error:.*$",
     terminator=r"\]",
     volatile=r"^!(?:Last configuration was|Software Version|The current login time)",
     comment="#",
+    secrets=(
+        r"^(\s*snmp-agent community (?:read|write) (?:cipher )?)\S.*$",
+        r"^(\s*snmp-agent usm-user v3 \S+ .*?(?:cipher|simple) )\S.*$",
+        r"^(\s*local-user \S+ password (?:cipher|irreversible-cipher|simple) )\S.*$",
+    ),
 )
 
 XAPI = ConfigSyntax(
@@ -378,9 +405,10 @@ XAPI = ConfigSyntax(
     show_running="xConfiguration",
     negation=None,
     keyed_by_path=True,
-    error_pattern=r"(?m)^(?:ERROR$|Command not recognized)|\(error=True\)",
+    error_pattern=r"(?m)^.*\(error=True\).*$|^Command not recognized.*$|^ERROR$",
     config_mode=False,
     terminator=r"ERROR",
     saves=False,  # a CE codec keeps its settings across restarts
     volatile=r"^(?:\*\* end|OK|ERROR)$",
+    secrets=(r"^(\*c xConfiguration NetworkServices SNMP CommunityName: ).*$",),
 )

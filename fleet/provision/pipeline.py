@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleet.domain.provision import AuditAction, AuditEntry, AuditOutcome, DeviceOutcome, DeviceProvision, Step
-from fleet.drivers.configs import Config, ConfigSyntax
-from fleet.transports.errors import ConfigRejected, TransportError
+from fleet.drivers.configs import REDACTED, Config, ConfigSyntax
+from fleet.transports.errors import ConfigRejected, TransportError, TransportErrorKind
 from fleet.transports.ssh import Connector, SshSession
 
 # Stores a cleaned running configuration (source: why it was read) before the caller goes on;
@@ -97,6 +97,13 @@ def _provision(
                 return
             result.commands = plan.commands
             result.diff = plan.diff(syntax, running, job.device)
+            step = Step.PUSH
+            secret = next((c for c in plan.commands if REDACTED in c), None)
+            if secret is not None:  # fleet never holds the secret, so it cannot send it back
+                raise TransportError(
+                    TransportErrorKind.INTERNAL,
+                    f"'{secret}' would send a secret fleet does not keep; change that line by hand",
+                )
             if not apply:
                 result.outcome = DeviceOutcome.WOULD_CHANGE
                 return
@@ -131,23 +138,36 @@ def _provision(
             keep(job.device, after_text, "after_push")
             result.outcome = DeviceOutcome.CHANGED
     except (TransportError, VerifyFailed) as exc:
-        result.step = step
-        result.reason = _reason(exc)
-        if isinstance(exc, ConfigRejected):
-            result.failed_line = exc.line
-        action = {Step.PUSH: AuditAction.PUSH, Step.VERIFY: AuditAction.VERIFY, Step.SAVE: AuditAction.SAVE}
-        if step in action:
+        _failed(connector, job, result, exc, step, backup if pushing else None, keep)
+
+
+def _failed(
+    connector: Connector,
+    job: DeviceJob,
+    result: DeviceProvision,
+    exc: TransportError | VerifyFailed,
+    step: Step,
+    backup: tuple[str, Config] | None,
+    keep: Keep,
+) -> None:
+    """Record why and where the pipeline failed; restore from ``backup`` when the push had begun."""
+    result.step = step
+    result.reason = _reason(exc)
+    if isinstance(exc, ConfigRejected):
+        result.failed_line = exc.line
+    action = {Step.PUSH: AuditAction.PUSH, Step.VERIFY: AuditAction.VERIFY, Step.SAVE: AuditAction.SAVE}
+    if step in action:
+        result.audit.append(
+            AuditEntry(action[step], AuditOutcome.FAILED, job.device, result.reason, result.diff)
+        )
+    if backup is None:
+        result.outcome = DeviceOutcome.FAILED
+        if step is Step.BACKUP:
             result.audit.append(
-                AuditEntry(action[step], AuditOutcome.FAILED, job.device, result.reason, result.diff)
+                AuditEntry(AuditAction.BACKUP, AuditOutcome.FAILED, job.device, result.reason)
             )
-        if not pushing or backup is None:
-            result.outcome = DeviceOutcome.FAILED
-            if step is Step.BACKUP:
-                result.audit.append(
-                    AuditEntry(AuditAction.BACKUP, AuditOutcome.FAILED, job.device, result.reason)
-                )
-            return
-        _restore(connector, job, result, backup, saved=step is Step.SAVE, keep=keep)
+        return
+    _restore(connector, job, result, backup, saved=step is Step.SAVE, keep=keep)
 
 
 def _reason(exc: BaseException) -> str:

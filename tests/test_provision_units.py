@@ -1,0 +1,213 @@
+"""Provisioning's pure parts: reading and planning configurations, templates, playbooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet.drivers.configs import IOS, REDACTED, VRP, XAPI, ConfigSyntaxError, Stanza
+from fleet.provision.playbook import PlaybookInvalid, load_playbook
+from fleet.provision.templates import TemplateFailed, Templates, UnsafeValue
+
+FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+# --- reading device output -----------------------------------------------------------------------
+
+
+def test_ios_running_config_is_read_into_sections_without_its_volatile_header() -> None:
+    text = fixture("ios_show_running_drifted.txt")
+    cleaned = IOS.clean(text)
+    assert not cleaned.startswith("Building configuration")
+    assert "Current configuration" not in cleaned
+    config = IOS.parse(text)
+    headers = [s.header for s in config]
+    assert "ntp server 10.99.0.1" in headers and "ntp server 10.10.0.2" in headers
+    sla = next(s for s in config if s.header == "ip sla 10")
+    assert sla.children == ("udp-jitter 10.10.0.10 16384 codec g711alaw", "tag bridge", "frequency 60")
+    assert "end" not in headers and "!" not in headers
+
+
+def test_vrp_global_commands_are_printed_indented_and_read_as_top_level_lines() -> None:
+    config = VRP.parse(fixture("vrp_display_current_drifted.txt"))
+    headers = [s.header for s in config]
+    assert "sysname vn00008-rtr" in headers  # printed as ' sysname …' between '#' lines
+    assert "ntp-service unicast-server 10.99.0.1" in headers
+    nqa = next(s for s in config if s.header == "nqa test-instance admin bridge")
+    assert "destination-address ipv4 10.10.0.10" in nqa.children
+    assert "return" not in headers and not any(h.startswith("[") for h in headers)
+
+
+def test_codec_settings_are_read_as_xconfiguration_lines_and_the_community_is_redacted() -> None:
+    text = fixture("ce_xconfiguration_drifted.txt")
+    config = XAPI.parse(text)
+    assert Stanza('xConfiguration SIP Proxy 1 Address: "sip.old-registrar.local"') in config
+    community = [s.header for s in config if "CommunityName" in s.header]
+    assert community == [f"xConfiguration NetworkServices SNMP CommunityName: {REDACTED}"]
+    assert '"public"' not in XAPI.clean(text)
+
+
+def test_secrets_in_router_configurations_never_reach_a_backup() -> None:
+    text = (
+        "!\nhostname r1\nusername noc privilege 15 secret 9 $9$abcdefgh\nenable secret 9 $9$zzzz\n"
+        "snmp-server community S3cr3t RO\nline vty 0 4\n password 7 0822455D0A16\n!\nend\n"
+    )
+    cleaned = IOS.clean(text)
+    for secret in ("$9$abcdefgh", "$9$zzzz", "S3cr3t", "0822455D0A16"):
+        assert secret not in cleaned
+    assert "snmp-server community <redacted>" in cleaned
+    vrp = VRP.clean("#\n snmp-agent community read cipher %^%#abc%^%#\n#\nreturn\n")
+    assert "%^%#abc" not in vrp
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+INTENDED_IOS = """\
+ntp server 10.10.0.1
+ntp server 10.10.0.2
+snmp-server contact NOC VNPT
+ip sla 10
+ frequency 30
+"""
+
+
+def test_a_plan_removes_owned_lines_sets_missing_ones_and_replaces_single_values_in_place() -> None:
+    running = IOS.parse(fixture("ios_show_running_drifted.txt"))
+    intended = IOS.parse_intended(INTENDED_IOS)
+    plan = IOS.plan(running, intended, exclusive=["ntp server"])
+    assert plan.commands == (
+        "no ntp server 10.99.0.1",
+        "ntp server 10.10.0.1",
+        "ip sla 10",
+        " frequency 30",
+        "exit",
+    )
+    diff = plan.diff(IOS, running, "r1")
+    assert "-ntp server 10.99.0.1" in diff and "+ntp server 10.10.0.1" in diff and "+ frequency 30" in diff
+    assert IOS.missing(plan.candidate, intended, ["ntp server"]) == []
+    assert IOS.missing(running, intended, ["ntp server"]) == [
+        "missing: ntp server 10.10.0.1",
+        "missing: ip sla 10 / frequency 30",
+        "still present: ntp server 10.99.0.1",
+    ]
+
+
+def test_a_device_already_as_intended_has_nothing_to_do() -> None:
+    running = IOS.parse(fixture("ios_show_running_drifted.txt"))
+    intended = IOS.parse_intended("ntp server 10.10.0.2\nclock timezone ICT 7 0\n")
+    assert IOS.plan(running, intended, ["ntp server"]).commands == ("no ntp server 10.99.0.1",)
+    assert IOS.plan(running, intended).empty
+
+
+def test_a_restore_plan_takes_the_device_back_to_its_backup_line_for_line() -> None:
+    backup = IOS.parse(fixture("ios_show_running_drifted.txt"))
+    intended = IOS.parse_intended(INTENDED_IOS)
+    changed = IOS.plan(backup, intended, ["ntp server"]).candidate
+    restore = IOS.plan_restore(changed, backup)
+    assert set(restore.commands) >= {"no ntp server 10.10.0.1", "ntp server 10.99.0.1", " frequency 60"}
+    assert IOS.differences(restore.candidate, backup) == []
+    assert IOS.differences(changed, backup) != []
+
+
+def test_codec_settings_are_only_ever_set() -> None:
+    running = XAPI.parse(fixture("ce_xconfiguration_drifted.txt"))
+    intended = XAPI.parse_intended('xConfiguration SIP Proxy 1 Address: "sip.vnpt.hoinghi.gov.vn"\n')
+    plan = XAPI.plan(running, intended)
+    assert plan.commands == ('xConfiguration SIP Proxy 1 Address: "sip.vnpt.hoinghi.gov.vn"',)
+    restore = XAPI.plan_restore(plan.candidate, running)
+    assert restore.commands == ('xConfiguration SIP Proxy 1 Address: "sip.old-registrar.local"',)
+
+
+def test_intended_text_that_cannot_be_read_names_its_line() -> None:
+    with pytest.raises(ConfigSyntaxError, match="line 1: indented line"):
+        IOS.parse_intended(" frequency 60\n")
+    with pytest.raises(ConfigSyntaxError, match="line 2: 'SIP Proxy' is not"):
+        XAPI.parse_intended("xConfiguration Time Zone: UTC\nSIP Proxy\n")
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+def templates_with(tmp_path: Path, name: str, text: str) -> Templates:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return Templates.open(tmp_path)
+
+
+def test_a_value_with_a_line_break_never_reaches_a_template(tmp_path: Path) -> None:
+    templates = templates_with(tmp_path, "cisco_ios/t.j2", "snmp-server location {{ site.name }}\n")
+    with pytest.raises(UnsafeValue, match=r"site.name='Xã A\\nreload': contains a line break"):
+        templates.render("cisco_ios/t.j2", {"site": {"name": "Xã A\nreload"}})
+    with pytest.raises(UnsafeValue, match=r"control character U\+001B"):
+        templates.render("cisco_ios/t.j2", {"site": {"name": "Xã A\x1b[2J"}})
+
+
+def test_a_line_break_built_inside_the_template_is_refused_as_it_is_written(tmp_path: Path) -> None:
+    templates = templates_with(
+        tmp_path, "cisco_ios/t.j2", "hostname x\nsnmp-server location {{ a ~ '\\n' ~ b }}\n"
+    )
+    with pytest.raises(UnsafeValue, match=r"cisco_ios/t.j2:2 output"):
+        templates.render("cisco_ios/t.j2", {"a": "x", "b": "reload"})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "device.__class__",
+        "''.__class__.__mro__",
+        "lipsum.__globals__",
+        "cycler.__init__.__globals__.os",
+        "device.items.__self__",
+    ],
+)
+def test_a_template_touching_python_internals_is_refused(tmp_path: Path, expression: str) -> None:
+    templates = templates_with(tmp_path, "cisco_ios/evil.j2", "hostname x\n{{ " + expression + " }}\n")
+    with pytest.raises(TemplateFailed) as caught:
+        templates.render("cisco_ios/evil.j2", {"device": {"name": "r1"}})
+    assert caught.value.line == 2
+
+
+def test_an_undefined_name_is_an_error_not_an_empty_string(tmp_path: Path) -> None:
+    templates = templates_with(tmp_path, "cisco_ios/t.j2", "ntp server {{ ntp_server }}\n")
+    with pytest.raises(TemplateFailed, match="'ntp_server' is undefined"):
+        templates.render("cisco_ios/t.j2", {})
+
+
+def test_the_shipped_playbook_loads_and_renders_every_template() -> None:
+    templates = Templates.open(ROOT / "playbooks" / "templates")
+    playbook = load_playbook(ROOT / "playbooks" / "provision" / "baseline.yaml", templates)
+    assert [r.name for r in playbook.rules] == ["routers", "codecs"]
+    assert playbook.rules[0].applies_to("huawei_vrp") and not playbook.rules[1].applies_to("huawei_vrp")
+
+
+def test_playbook_problems_are_listed_with_file_and_line(tmp_path: Path) -> None:
+    templates = Templates.open(ROOT / "playbooks" / "templates")
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\n"
+        "vars:\n"
+        '  location: "Xã A\\nreload"\n'
+        "rules:\n"
+        "  - match: {role: switch, carrier: Mobifone}\n"
+        "    template: cisco_ios/absent.j2\n"
+        "  - match: {role: router}\n"
+        "    template: axis_ptz/x.j2\n"
+        "    colour: red\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PlaybookInvalid) as caught:
+        load_playbook(path, templates)
+    shown = [str(p) for p in caught.value.problems]
+    assert any(":3: vars.location=" in s and "line break" in s for s in shown), shown
+    assert any(":5: rules[1].match.role='switch'" in s for s in shown), shown
+    assert any(":5: rules[1].match.carrier='Mobifone'" in s for s in shown), shown
+    assert any(":6: rules[1].template='cisco_ios/absent.j2'" in s and "no such template" in s for s in shown)
+    assert any(":8: rules[2].template='axis_ptz/x.j2'" in s for s in shown), shown
+    assert any(":9: rules[2].colour" in s and "unknown key" in s for s in shown), shown
