@@ -38,3 +38,14 @@ def reset_now(state: DeviceState, pushed: int) -> bool:
 
     fault = state.faults.get(FaultKind.RESET_DURING_PUSH)
     return fault is not None and pushed >= int(fault.number("after_lines"))
+
+
+def rejected_at(state: DeviceState, line: str) -> int | None:
+    """Where a 'config rejected' fault's text starts in a configuration line (any case), if it is there."""
+    from fleet.sim.faults import FaultKind  # noqa: PLC0415 - faults import device, which imports this
+
+    fault = state.faults.get(FaultKind.CONFIG_REJECTED)
+    if fault is None:
+        return None
+    position = line.lower().find(str(fault.param("match")).lower())
+    return position if position >= 0 else None

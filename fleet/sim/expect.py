@@ -3,9 +3,9 @@
 Each injected fault maps to the finding a sweep must report, given what the sweep can see: a
 device that is off shows nothing else; an SNMP agent that is dead hides what only SNMP tells;
 an SSH login that fails hides what only SSH tells; a device behind a dark router shows only that.
-Some faults are not a sweep's to find (a router's configuration drift and resets during a push
-belong to provisioning; a codec's drifted SIP proxy shows as a failed registration); some can
-only be found by chance in one sweep (a share of lost requests).
+Some faults are not a sweep's to find (a router's configuration drift, resets during a push and
+rejected configuration lines belong to provisioning; a codec's drifted SIP proxy shows as a failed
+registration); some can only be found by chance in one sweep (a share of lost requests).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fleet.domain.health import FINDINGS as FINDING_INFO
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, party_for, worst
 from fleet.sim.faults import FaultKind
 
-NOT_A_SWEEPS = frozenset({FaultKind.CONFIG_DRIFT, FaultKind.RESET_DURING_PUSH})
+NOT_A_SWEEPS = frozenset({FaultKind.CONFIG_DRIFT, FaultKind.RESET_DURING_PUSH, FaultKind.CONFIG_REJECTED})
 CODEC_SSH_FACTS = {
     FaultKind.SIP_UNREGISTERED: Finding.SIP_UNREGISTERED,
     FaultKind.CAMERA_DISCONNECTED: Finding.CAMERA_DISCONNECTED,

@@ -41,6 +41,7 @@ class FaultKind(StrEnum):
     CLOCK_UNSYNCED = "clock_unsynced"
     CONFIG_DRIFT = "config_drift"
     RESET_DURING_PUSH = "reset_during_push"
+    CONFIG_REJECTED = "config_rejected"
     VIDEO_LOST = "video_lost"
     FAN_FAILURE = "fan_failure"
 
@@ -115,6 +116,12 @@ FAULTS: dict[FaultKind, FaultInfo] = {
         SSH_ROLES,
         {"after_lines": 2.0},
         "SSH connection reset after after_lines configuration lines",
+        random=False,
+    ),
+    FaultKind.CONFIG_REJECTED: FaultInfo(
+        SSH_ROLES,
+        {"match": "ntp"},
+        "the device rejects configuration lines containing match",
         random=False,
     ),
     FaultKind.VIDEO_LOST: FaultInfo(frozenset({Role.CAMERA}), {}, "the camera sends no video signal"),

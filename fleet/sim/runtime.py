@@ -434,6 +434,11 @@ class Simulator:
         served = self._served(device)
         return MODELS[served.state.driver].running_config(served.state)
 
+    def startup_config(self, device: str) -> str:
+        """The configuration the device would boot with: what was last saved (codecs: as running)."""
+        served = self._served(device)
+        return MODELS[served.state.driver].startup_config(served.state)
+
     # --- control HTTP ------------------------------------------------------------------------
 
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -482,6 +487,8 @@ class Simulator:
                 return 200, self.truth()
             if method == "GET" and path.startswith("/devices/") and path.endswith("/config"):
                 return 200, self.running_config(path.split("/")[2])
+            if method == "GET" and path.startswith("/devices/") and path.endswith("/startup"):
+                return 200, self.startup_config(path.split("/")[2])
             if path == "/faults" and method in {"POST", "DELETE"}:
                 data = json.loads(body or b"{}")
                 if not isinstance(data, dict) or not isinstance(data.get("params", {}), dict | None):

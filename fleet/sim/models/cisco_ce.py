@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from fleet.sim.cli_base import Reply, reset_now
+from fleet.sim.cli_base import Reply, rejected_at, reset_now
 from fleet.sim.device import DRIFTED_REGISTRAR, NTP_SERVERS, SIP_REGISTRAR, DeviceState, Interface
 from fleet.sim.faults import FaultKind
 from fleet.sim.models.common import interfaces, system_group
@@ -55,7 +55,16 @@ def settings_of(d: DeviceState) -> dict[str, str]:
             "NetworkServices NTP Mode": "Manual",
             "NetworkServices NTP Server 1 Address": f'"{NTP_SERVERS[0]}"',
             "NetworkServices NTP Server 2 Address": f'"{NTP_SERVERS[1]}"',
+            "Network 1 QoS Mode": "Diffserv",
+            "Network 1 QoS Diffserv Audio": "46",
+            "Network 1 QoS Diffserv Video": "34",
+            "Network 1 QoS Diffserv Data": "34",
+            "Network 1 QoS Diffserv Signalling": "24",
+            # The community the codec's own configuration shows, never the NOC's secret one.
+            "NetworkServices SNMP CommunityName": '"public"',
             "NetworkServices SNMP Mode": "ReadOnly",
+            "NetworkServices SNMP SystemContact": f'"NOC {d.site.carrier.value}"',
+            "NetworkServices SNMP SystemLocation": f'"{d.site.name}, {d.province_name}"',
             "SIP DefaultTransport": "Tls",
             "SIP DisplayName": f'"{d.site.name}"',
             "SIP Proxy 1 Address": f'"{registrar}"',
@@ -216,7 +225,7 @@ class CodecCli:
         if head == "xstatus":
             return self._status(words[1:])
         if head == "xconfiguration":
-            return self._configuration(text[len(words[0]) :].strip())
+            return self._configuration(text[len(words[0]) :].strip(), text)
         if head == "xcommand":
             return self._command(words[1:], text)
         return Reply("Command not recognized.")
@@ -238,7 +247,7 @@ class CodecCli:
         body = "".join(f"*s {p}: {v}\n" for p, v in lines)
         return Reply(f"{body}** end\n\nOK")
 
-    def _configuration(self, rest: str) -> Reply:
+    def _configuration(self, rest: str, line: str) -> Reply:
         settings = settings_of(self.d)
         if ":" in rest:
             path, _, value = rest.partition(":")
@@ -252,16 +261,18 @@ class CodecCli:
                 )
             if reset_now(self.d, self.pushed):
                 return Reply(reset=True)
+            path = known[key.lower()]
+            illegal = f'*c xConfiguration {path} (error=True): "Illegal value"\n** end\n\nERROR'
+            if rejected_at(self.d, line) is not None:  # the 'config rejected' fault: refused, not set
+                return Reply(illegal)
             self.pushed += 1
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             if '"' in value or len(value) > 255:
-                return Reply(
-                    f'*c xConfiguration {known[key.lower()]} (error=True): "Illegal value"\n** end\n\nERROR'
-                )
-            old = settings[known[key.lower()]]
-            settings[known[key.lower()]] = f'"{value}"' if old.startswith('"') else value
+                return Reply(illegal)
+            old = settings[path]
+            settings[path] = f'"{value}"' if old.startswith('"') else value
             return Reply("** end\n\nOK")
         query = _words(rest)
         lines = [(k, v) for k, v in sorted(settings.items()) if _matches(query, _words(k))]

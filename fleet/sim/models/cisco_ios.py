@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fleet.sim.cli_base import Reply, caret_error, reset_now
+from fleet.sim.cli_base import Reply, caret_error, rejected_at, reset_now
 from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, Interface
 from fleet.sim.models.commands import Command, MatchError, match, output_filter
 from fleet.sim.models.common import dotted_mac, interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section, drift_line, expand_second_word, undo_drift
+from fleet.sim.models.config import (
+    ConfigTree,
+    Ordering,
+    Section,
+    drift_line,
+    expand_second_word,
+    undo_drift,
+)
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "16.9.4"
@@ -26,6 +34,42 @@ SINGLE_VALUED = (
     "clock timezone", "bandwidth", "mtu", "frequency", "tag", "tos", "threshold", "timeout", "udp-jitter",
     "icmp-jitter", "icmp-echo", "exec-timeout", "transport input", "load-interval", "service-policy output",
 )  # fmt: skip
+# The order 'show running-config' prints in, whatever the order of edits (initial_config follows it).
+TOP_ORDER = (
+    "version", "service timestamps", "service password-encryption", "service", "platform", "hostname",
+    "boot", "vrf", "logging buffered", "logging console", "enable", "aaa", "clock timezone",
+    "clock summer-time", "clock", "ip domain", "ip name-server", "ip dhcp", "ip", "login", "ipv6", "license",
+    "username", "redundancy", "track", "class-map", "policy-map", "crypto", "interface", "router",
+    "ip forward-protocol", "ip http", "ip nat", "ip ssh", "ip route", "ip access-list", "ip sla", "logging",
+    "access-list", "snmp-server community", "snmp-server location", "snmp-server contact", "snmp-server",
+    "ntp", "control-plane", "banner", "line",
+)  # fmt: skip
+CHILD_ORDER: dict[str, tuple[str, ...] | None] = {
+    "interface": ("description", "bandwidth", "vrf", "mtu", "ip address", "ip", "ipv6", "load-interval",
+                  "shutdown", "duplex", "speed", "negotiation", "media-type", "service-policy input",
+                  "service-policy"),
+    "ip sla": ("udp-jitter", "icmp-jitter", "icmp-echo", "request-data-size", "tos", "verify-data", "vrf",
+               "owner", "tag", "threshold", "timeout", "frequency", "history"),
+    "line": ("session-timeout", "exec-timeout", "privilege", "password", "logging", "login", "transport"),
+    "policy-map": None,  # classes apply in the order they were configured: kept as edited
+    "class-map": None,
+}  # fmt: skip
+
+
+def _schedule_after_operation(line: str) -> str:
+    """'ip sla schedule 10 …' sorts right after 'ip sla 10' and its children, as IOS prints it."""
+    found = re.match(r"ip sla schedule ([0-9]+)(.*)", line)
+    return f"ip sla {found[1]} schedule{found[2]}" if found else line
+
+
+ORDERING = Ordering(
+    top=TOP_ORDER,
+    unknown_before="line",
+    children=CHILD_ORDER,
+    negation="no",
+    implied={"interface": ("ip address", "no ip address")},  # an interface without an address says so
+    tie=_schedule_after_operation,
+)
 
 
 def version_string(firmware: str) -> str:
@@ -139,7 +183,7 @@ def initial_config(d: DeviceState) -> ConfigTree:
         " login local",
         " transport input ssh",
     ]
-    return ConfigTree.parse("\n".join(lines), SINGLE_VALUED, "no", "!")
+    return ConfigTree.parse("\n".join(lines), SINGLE_VALUED, "no", "!", ORDERING)
 
 
 def tree_of(d: DeviceState) -> ConfigTree:
@@ -365,6 +409,7 @@ class IosCli:
     def _config(self, line: str) -> Reply:
         words = line.split()
         first = words[0].lower()
+        mode, section = self.mode, self.section  # where a rejected line leaves the session
         if first in {"end", "\x1a"}:
             self.mode, self.section = "exec", None
             return Reply()
@@ -385,6 +430,14 @@ class IosCli:
             and expand_second_word(words, second, keyword) is None
         ):
             keyword = None  # not a command of this sub-mode: try it globally
+        if keyword == "no" and allowed is not None and self.mode != "config" and len(words) > 1:
+            negated = self._keyword(words[1].lower(), allowed)
+            if (
+                not isinstance(negated, str)
+                or negated in {"no", "do", "end", "exit"}
+                or expand_second_word(words[1:], second, negated) is None
+            ) and isinstance(self._keyword(words[1].lower(), GLOBAL_WORDS), str):
+                keyword = None  # negates a global command ('no ntp server …'): that is where it goes
         if keyword is None and self.mode != "config":
             # Like IOS: a line the sub-mode does not know is tried at the global level, leaving it.
             keyword = self._keyword(first, GLOBAL_WORDS)
@@ -402,6 +455,10 @@ class IosCli:
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         if reset_now(self.d, self.pushed):
             return Reply(reset=True)
+        rejected = rejected_at(self.d, line)
+        if rejected is not None:  # the 'config rejected' fault: refused as invalid input, not applied
+            self.mode, self.section = mode, section
+            return self._error(line, MatchError.INVALID, rejected)
         self.pushed += 1
         rest = expanded[1:]
         tree = tree_of(self.d)

@@ -6,11 +6,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from fleet.sim.cli_base import Reply, caret_error, reset_now
+from fleet.sim.cli_base import Reply, caret_error, rejected_at, reset_now
 from fleet.sim.device import BRIDGE_ADDRESS, DRIFTED_NTP, NTP_SERVERS, DeviceState, Interface
 from fleet.sim.models.commands import Command, MatchError, match, output_filter
 from fleet.sim.models.common import interfaces, system_group, uptime_text
-from fleet.sim.models.config import ConfigTree, Section, drift_line, expand_second_word, undo_drift
+from fleet.sim.models.config import (
+    ConfigTree,
+    Ordering,
+    Section,
+    drift_line,
+    expand_second_word,
+    undo_drift,
+)
 from fleet.sim.snmp.mib import MibObject, MibView, column, const, gauge, integer, octets
 
 OUTDATED = "V300R003C00SPC200"
@@ -22,6 +29,22 @@ SINGLE_VALUED = (
     "authentication-mode", "protocol inbound", "traffic-policy",
 )  # fmt: skip
 VIEW_WORDS = ("interface", "nqa", "user-interface", "acl", "aaa", "traffic")
+# The order 'display current-configuration' prints in, whatever the order of edits.
+TOP_ORDER = (
+    "sysname", "vlan", "clock timezone", "clock daylight-saving-time", "clock", "info-center", "acl", "aaa",
+    "traffic classifier", "traffic behavior", "traffic policy", "traffic", "interface", "ip route-static", "ip",
+    "nqa", "ntp-service", "snmp-agent sys-info location", "snmp-agent sys-info contact", "snmp-agent",
+    "stelnet", "ssh", "user-interface",
+)  # fmt: skip
+CHILD_ORDER: dict[str, tuple[str, ...] | None] = {
+    "interface": ("shutdown", "description", "port", "mtu", "ip address", "ip", "speed", "duplex",
+                  "negotiation", "qos", "traffic-policy"),
+    "nqa": ("test-type", "destination-address", "destination-port", "source-address", "codec-type",
+            "jitter-packetnum", "probe-count", "interval", "frequency", "start", "stop"),
+    "user-interface": ("authentication-mode", "user", "idle-timeout", "history-command", "screen-length",
+                       "protocol"),
+}  # fmt: skip
+ORDERING = Ordering(top=TOP_ORDER, unknown_before="user-interface", children=CHILD_ORDER, negation="undo")
 
 
 def sys_descr(d: DeviceState) -> str:
@@ -114,7 +137,7 @@ def initial_config(d: DeviceState) -> ConfigTree:
         " authentication-mode aaa",
         " protocol inbound ssh",
     ]
-    return ConfigTree.parse("\n".join(lines), SINGLE_VALUED, "undo", "#")
+    return ConfigTree.parse("\n".join(lines), SINGLE_VALUED, "undo", "#", ORDERING)
 
 
 def tree_of(d: DeviceState) -> ConfigTree:
@@ -127,7 +150,7 @@ def tree_of(d: DeviceState) -> ConfigTree:
 def render_config(tree: ConfigTree, d: DeviceState) -> list[str]:
     """VRP prints global commands indented by one space and views at the margin, '#' between."""
     out = [f"[{d.firmware(OUTDATED)}]", "#"]
-    for section in tree.sections:
+    for section in tree.ordered():
         if section.children or section.header.startswith(VIEW_WORDS):
             out.append(section.header)
             out.extend(" " + c for c in section.children)
@@ -260,12 +283,21 @@ class VrpCli:
         if first == "\x1a":  # Ctrl-Z
             first = "return"
         kind = self.view_kind
+        view, section = self.view, self.section  # where a rejected line leaves the session
         allowed = SYSTEM_WORDS if kind == "system" else VIEW_WORDS_BY_KIND[kind] + NAVIGATION
         keyword = _unique(first, allowed)
+        if (
+            keyword == "undo"
+            and kind != "system"
+            and len(words) > 1
+            and _unique(words[1].lower(), VIEW_WORDS_BY_KIND[kind]) is None
+            and _unique(words[1].lower(), SYSTEM_WORDS) is not None
+        ):
+            keyword = None  # undoes a system-view command ('undo ntp-service …'): that is where it goes
         if keyword is None and kind != "system":
             # VRP runs a system-view command typed in a sub-view there, leaving the sub-view.
             keyword = _unique(first, SYSTEM_WORDS)
-            if keyword is not None and keyword not in NAVIGATION:
+            if keyword is not None and (keyword not in NAVIGATION or keyword == "undo"):
                 self.view, self.view_kind, self.section = "system", "system", None
         if keyword is None:
             ambiguous = [w for w in allowed if w.startswith(first)]
@@ -288,6 +320,10 @@ class VrpCli:
             return self._error(line, MatchError.INVALID, line.index(words[1], len(words[0])))
         if reset_now(self.d, self.pushed):
             return Reply(reset=True)
+        rejected = rejected_at(self.d, line)
+        if rejected is not None:  # the 'config rejected' fault: refused as unrecognized, not applied
+            self.view, self.view_kind, self.section = view, kind, section
+            return self._error(line, MatchError.INVALID, rejected)
         self.pushed += 1
         rest = expanded[1:]
         tree = tree_of(self.d)
