@@ -96,7 +96,12 @@ def test_a_dry_run_changes_nothing_and_names_exactly_the_drifted_devices(
     assert {n for n, o in got.items() if o == "unchanged"} == set(ssh_devices(psim)) - drifted
     assert configs(psim, ssh_devices(psim)) == before  # running and startup, byte for byte
     diff = next(d["diff"] for d in data["devices"] if d["device"] == sites[0][0])
-    assert "-ntp server 10.99.0.1" in diff and "+ntp server 10.10.0.1" in diff
+    assert "-ntp server 10.99.0.1\n+ntp server 10.10.0.1\n" in diff  # the new line among its kin
+
+    # The dry run kept every configuration: drift can be read from those backups without a login.
+    stored = fleet_cli("config", "drift", "--stored", "--json", db=db, env=env)
+    assert stored.code == 0, stored.stderr
+    assert {d["device"] for d in json.loads(stored.stdout) if d["drift"]} == drifted
 
 
 def test_apply_changes_the_drifted_devices_verifies_saves_and_a_second_run_has_nothing_to_do(

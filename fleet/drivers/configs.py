@@ -205,6 +205,7 @@ def _plan(
     removed: list[str] = []
     wanted_keys = {syntax.key(s.header) for s in intended}
     wanted = {s.header for s in intended}
+    anchors: list[int] = []  # for each stanza added: after which running stanza it reads best
     # Lines to remove: owned by the intended configuration (or anything not in the backup, on restore).
     if neg is not None:
         for i, stanza in enumerate(running):
@@ -231,6 +232,7 @@ def _plan(
             if at is None:
                 position[key] = len(candidate)
                 candidate.append(merged)
+                anchors.append(_anchor(running, stanza.header))
             else:
                 candidate[at] = merged
             continue
@@ -242,12 +244,25 @@ def _plan(
                 settings.append(syntax.section_exit)
             changed.extend(f"{stanza.header} / {line}" for line in lines)
             candidate[at] = Stanza(stanza.header, children)  # type: ignore[index]
+    added = candidate[len(running) :]
+    ordered: list[Stanza] = []
+    for i, existing in enumerate(candidate[: len(running)]):
+        ordered.append(existing)
+        ordered.extend(new for new, anchor in zip(added, anchors, strict=True) if anchor == i)
+    ordered.extend(new for new, anchor in zip(added, anchors, strict=True) if anchor < 0)
     return Plan(
         tuple(removals + settings),
-        tuple(s for s in candidate if s.header),
+        tuple(s for s in ordered if s.header),
         tuple(changed),
         tuple(removed),
     )
+
+
+def _anchor(running: Config, header: str) -> int:
+    """The last running stanza of the same kind (first word), so the diff shows a new line among its kin."""
+    word = header.split(" ", 1)[0]
+    found = [i for i, s in enumerate(running) if s.header.split(" ", 1)[0] == word]
+    return found[-1] if found else -1
 
 
 def _plan_children(

@@ -356,6 +356,7 @@ class _Run:
     ):
         self.store, self.planned, self.options, self.listener = store, planned, options, listener
         self.results: dict[str, DeviceProvision] = {}
+        self.tried = self.failures = 0  # devices attempted so far, and how many of them failed
         self.stop = threading.Event()
         self.stopped = ""
         self.writer: Writer | None = None
@@ -363,6 +364,9 @@ class _Run:
 
     def report(self, result: DeviceProvision) -> None:
         self.results[result.device] = result
+        if result.outcome not in {DeviceOutcome.NOT_STARTED, DeviceOutcome.FROZEN}:
+            self.tried += 1
+            self.failures += result.outcome.failed
         if self.writer is not None:
             self.writer.result(result)
         if self.listener is not None:
@@ -371,13 +375,13 @@ class _Run:
     def watch(self, result: DeviceProvision) -> None:
         """Report, and stop starting devices once the failure rate passes the threshold."""
         self.report(result)
-        if self.options.applies and not self.stop.is_set():
-            done = [r for r in self.results.values() if r.outcome is not DeviceOutcome.FROZEN]
-            if (
-                len(done) >= max(self.options.canary, 1)
-                and _failure_rate(done) > self.options.max_failure_rate
-            ):
-                self.stop.set()
+        if (
+            self.options.applies
+            and not self.stop.is_set()
+            and self.tried >= max(self.options.canary, 1)
+            and self.failures / self.tried > self.options.max_failure_rate
+        ):
+            self.stop.set()
 
     def keep(self, device: str, text: str, source: str) -> None:
         if self.writer is None:
@@ -426,7 +430,7 @@ class _Run:
             )
             if self.stop.is_set() and not self.stopped:
                 skipped = sum(self.results[p.job.device].outcome is DeviceOutcome.NOT_STARTED for p in rest)
-                rate = _failure_rate(list(self.results.values()))
+                rate = self.failures / max(self.tried, 1)
                 self.stopped = f"the failure rate passed {threshold:.0%} ({rate:.0%}); "
                 self.stopped += f"{skipped} device(s) were not started"
 
