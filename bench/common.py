@@ -14,7 +14,10 @@ from typing import Any
 
 from fleet.domain.enums import Carrier, Role
 from fleet.inventory.validate import Inventory, validate_paths
+from fleet.settings import Settings
 from fleet.sim.lab import lab_secrets
+from fleet.store import inventory as inventory_repo
+from fleet.store.db import Store
 
 
 def cpu() -> float:
@@ -57,3 +60,14 @@ def enrol(env: dict[str, str], db_url: str, known_hosts: Path) -> None:
     )  # fmt: skip
     last = (trust.stdout + trust.stderr).strip().splitlines()[-1:]
     print(f"ssh trust: {time.monotonic() - t0:.1f} s, exit {trust.returncode}: {last}")
+
+
+def lab_store(work: Path, env: dict[str, str], inventory: Inventory) -> tuple[Store, str, Path]:
+    """A fresh SQLite database in ``work`` holding the inventory, every host key enrolled: (store, URL, known_hosts)."""
+    db_url = f"sqlite:///{work / 'bench.db'}"
+    known_hosts = work / "known_hosts"
+    store = Store.open(Settings(database_url=db_url))
+    with store.session() as db:
+        inventory_repo.import_inventory(db, inventory)
+    enrol(env, db_url, known_hosts)
+    return store, db_url, known_hosts

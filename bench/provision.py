@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from common import cpu, enrol, lab_inventory, peak_mb  # bench/common.py
+from common import cpu, lab_inventory, lab_store, peak_mb  # bench/common.py
 
 from fleet.domain.enums import Role
 from fleet.domain.provision import DeviceOutcome, DeviceProvision, ProvisionMode
@@ -41,7 +41,6 @@ from fleet.engine.provision import Planned, ProvisionOptions, prepare, run_provi
 from fleet.engine.targets import Scope
 from fleet.provision.playbook import load_playbook
 from fleet.provision.templates import Templates
-from fleet.settings import Settings
 from fleet.sim.process import SimulatorProcess
 from fleet.store import inventory as inventory_repo
 from fleet.store.db import Store
@@ -136,12 +135,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             sim.wait_ready(120)
             print(f"simulator: {len(names)} routers and codecs; {len(drifted)} drifted, of which "
                   f"{Counter(faults.values())} also fail the push")  # fmt: skip
-            db_url = f"sqlite:///{work / 'bench.db'}"
-            known_hosts = work / "known_hosts"
-            store = Store.open(Settings(database_url=db_url))
-            with store.session() as db:
-                inventory_repo.import_inventory(db, inventory)
-            enrol(env, db_url, known_hosts)
+            store, _db_url, known_hosts = lab_store(work, env, inventory)
             templates = Templates.open()
             playbook = load_playbook(Path("playbooks/provision/baseline.yaml"), templates)
             t0 = time.monotonic()

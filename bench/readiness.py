@@ -28,20 +28,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from common import cpu, enrol, lab_inventory, peak_mb, truth_of  # bench/common.py
+from common import cpu, lab_inventory, lab_store, peak_mb, truth_of  # bench/common.py
 
 from fleet.engine.readiness import ReadinessOptions, run_readiness
 from fleet.engine.runner import run_sweep
 from fleet.engine.sessions import build_session, options_definition
 from fleet.engine.sweep import ProgressEvent, SweepOptions
 from fleet.engine.targets import Scope
-from fleet.settings import Settings
 from fleet.sim.expect import compare_readiness
 from fleet.sim.models.cisco_ce import BRIDGE_DIAL
 from fleet.sim.process import SimulatorProcess
-from fleet.store import inventory as inventory_repo
 from fleet.store import readiness as readiness_repo
-from fleet.store.db import Store
 from fleet.store.types import utcnow
 
 
@@ -63,7 +60,7 @@ class Progress:
             )
 
 
-def main() -> int:  # noqa: PLR0915 - one straight script
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -84,12 +81,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             truth = truth_of(sim.url)
             print(f"simulator: {len(devices)} devices; {len(truth['faults'])} faults on "
                   f"{len({f['device'] for f in truth['faults']})} devices; by kind {truth['fault_counts']}")  # fmt: skip
-            db_url = f"sqlite:///{work / 'bench.db'}"
-            known_hosts = work / "known_hosts"
-            store = Store.open(Settings(database_url=db_url))
-            with store.session() as db:
-                inventory_repo.import_inventory(db, inventory)
-            enrol(env, db_url, known_hosts)
+            store, _db_url, known_hosts = lab_store(work, env, inventory)
             start = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M+00:00")
             fields = options_definition(
                 title="bench", start=start, dial_string=BRIDGE_DIAL, participants="all"

@@ -25,7 +25,7 @@ from fleet.domain.readiness import Severity
 from fleet.drivers.registry import REGISTRY
 from fleet.errors import FleetError
 from fleet.inventory.problems import Problem as FileProblem
-from fleet.inventory.problems import YamlReader, YamlUnreadable, compose_yaml
+from fleet.inventory.problems import YamlReader, YamlUnreadable, read_document
 
 READINESS_DIR = Path("playbooks/readiness")
 ID = re.compile(r"[a-z][a-z0-9_]{0,47}")
@@ -224,18 +224,11 @@ def find_check_set(name_or_path: str, base: Path = READINESS_DIR) -> Path:
 
 def load_check_set(path: Path) -> CheckSet:
     """Read and validate a check set; CheckSetInvalid lists every problem with its line."""
+    known = {"name", "description", "registrars", "reuse_minutes", "recheck", "checks"}
     try:
-        root, raw = compose_yaml(path)
+        reader, top, root, raw = read_document(path, known, "a check set needs name and checks")
     except YamlUnreadable as exc:
         raise CheckSetInvalid([exc.problem]) from None
-    reader = YamlReader(path)
-    if root is None:
-        raise CheckSetInvalid([FileProblem(path, 1, None, None, "empty: a check set needs name and checks")])
-    top = reader.mapping(root, "")
-    known = {"name", "description", "registrars", "reuse_minutes", "recheck", "checks"}
-    for key, (key_node, _v) in top.items():
-        if key not in known:
-            reader.problem(key_node, key, None, f"unknown key (known: {', '.join(sorted(known))})")
     name = reader.text(top["name"][1], "name") if "name" in top else ""
     if "name" not in top:
         reader.problem(root, "name", None, "a check set needs a name")

@@ -133,3 +133,21 @@ class YamlReader:
             self.problem(node, what, value, "must be one line of text")
             return ""
         return value
+
+
+def read_document(
+    path: Path, known: set[str], empty: str
+) -> tuple[YamlReader, dict[str, tuple[Node, Node]], Node, bytes]:
+    """A YAML file's top-level mapping, unknown keys already reported to the reader.
+
+    YamlUnreadable for a file that cannot be read or parsed, or is empty (``empty`` says what it needs).
+    """
+    root, raw = compose_yaml(path)
+    if root is None:
+        raise YamlUnreadable(Problem(path, 1, None, None, f"empty: {empty}"))
+    reader = YamlReader(path)
+    top = reader.mapping(root, "")
+    for key, (key_node, _v) in top.items():
+        if key not in known:
+            reader.problem(key_node, key, None, f"unknown key (known: {', '.join(sorted(known))})")
+    return reader, top, root, raw

@@ -28,7 +28,7 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 from fleet.domain.enums import Carrier, Role
 from fleet.drivers.registry import REGISTRY
 from fleet.errors import FleetError
-from fleet.inventory.problems import Problem, YamlReader, YamlUnreadable, compose_yaml
+from fleet.inventory.problems import Problem, YamlReader, YamlUnreadable, read_document
 from fleet.inventory.schema import DeviceRecord, SiteRecord
 from fleet.provision.templates import TemplateFailed, Templates, unsafe
 
@@ -124,18 +124,11 @@ RESERVED = frozenset({"device", "site", "playbook"})
 
 def load_playbook(path: Path, templates: Templates) -> Playbook:
     """Read and validate a playbook and compile its templates; PlaybookInvalid lists every problem."""
+    known = {"name", "description", "vars", "rules"}
     try:
-        root, raw = compose_yaml(path)
+        reader, top, root, raw = read_document(path, known, "a playbook needs a name and rules")
     except YamlUnreadable as exc:
         raise PlaybookInvalid([exc.problem]) from None
-    reader = YamlReader(path)
-    if root is None:
-        raise PlaybookInvalid([Problem(path, 1, None, None, "empty: a playbook needs a name and rules")])
-    top = reader.mapping(root, "")
-    known = {"name", "description", "vars", "rules"}
-    for key, (key_node, _v) in top.items():
-        if key not in known:
-            reader.problem(key_node, key, None, f"unknown key (known: {', '.join(sorted(known))})")
     name = reader.text(top["name"][1], "name") if "name" in top else ""
     if "name" not in top:
         reader.problem(root, "name", None, "a playbook needs a name")

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fleet.domain.provision import AuditEntry, DeviceProvision, ProvisionMode
 from fleet.domain.readiness import RunStatus
 from fleet.store.models import AuditEvent, ConfigBackup, ProvisionResult, ProvisionRun
-from fleet.store.sweeps import pid_alive
+from fleet.store.sweeps import reap_dead
 from fleet.store.types import utcnow
 
 STALE_AFTER = timedelta(hours=12)
@@ -164,21 +164,7 @@ def list_audit(
 
 def reap_dead_runs(session: Session) -> list[int]:
     """Mark runs whose process is gone (or that never ended) as aborted."""
-    now = utcnow()
-    here = socket.gethostname()
-    dead = [
-        run.id or 0
-        for run in session.exec(select(ProvisionRun).where(col(ProvisionRun.status) == RunStatus.RUNNING))
-        if (run.host == here and not pid_alive(run.pid)) or now - run.started_at > STALE_AFTER
-    ]
-    if dead:
-        session.execute(
-            update(ProvisionRun)
-            .where(col(ProvisionRun.id).in_(dead))
-            .values(status=RunStatus.ABORTED, finished_at=now, note="the process running it died")
-        )
-        session.commit()
-    return dead
+    return reap_dead(session, ProvisionRun, STALE_AFTER)
 
 
 def begin_run(

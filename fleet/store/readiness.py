@@ -25,7 +25,7 @@ from fleet.store.models import (
     SiteVerdictRow,
     Sweep,
 )
-from fleet.store.sweeps import pid_alive
+from fleet.store.sweeps import reap_dead
 from fleet.store.types import utcnow
 
 STALE_AFTER = timedelta(minutes=30)  # a running readiness run older than this without end has died
@@ -108,21 +108,7 @@ def describe_participants(spec: dict[str, Any]) -> str:
 
 def reap_dead_runs(session: Session, now: datetime | None = None) -> list[int]:
     """Mark 'running' runs of a process that is gone (or that never ended) as aborted."""
-    now = now or utcnow()
-    here = socket.gethostname()
-    dead = []
-    for run in session.exec(select(ReadinessRun).where(col(ReadinessRun.status) == RunStatus.RUNNING)):
-        gone = run.host == here and not pid_alive(run.pid)
-        if gone or now - run.started_at > STALE_AFTER:
-            dead.append(run.id or 0)
-    if dead:
-        session.execute(
-            update(ReadinessRun)
-            .where(col(ReadinessRun.id).in_(dead))
-            .values(status=RunStatus.ABORTED, finished_at=now, note="the process running it died")
-        )
-        session.commit()
-    return dead
+    return reap_dead(session, ReadinessRun, STALE_AFTER, now)
 
 
 def begin_run(

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,10 +16,20 @@ from sqlmodel import Session, col, select
 
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Problem
+from fleet.domain.readiness import RunStatus
 from fleet.domain.sweep import SweepStatus
 from fleet.errors import NotFoundError
 from fleet.store.inventory import resolve_province
-from fleet.store.models import Device, DeviceSample, DeviceState, Province, Site, Sweep
+from fleet.store.models import (
+    Device,
+    DeviceSample,
+    DeviceState,
+    Province,
+    ProvisionRun,
+    ReadinessRun,
+    Site,
+    Sweep,
+)
 from fleet.store.types import utcnow
 
 STALE_AFTER = timedelta(minutes=10)  # a running sweep with no heartbeat for this long has died
@@ -33,6 +43,32 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def reap_dead(
+    session: Session,
+    model: type[ReadinessRun] | type[ProvisionRun],
+    stale_after: timedelta,
+    now: datetime | None = None,
+) -> list[int]:
+    """Mark 'running' runs of a process that is gone (or that never ended) as aborted; return their ids."""
+    now = now or utcnow()
+    here = socket.gethostname()
+    found = session.exec(select(model).where(col(model.status) == RunStatus.RUNNING)).all()
+    running = cast("list[ReadinessRun | ProvisionRun]", list(found))
+    dead = [
+        run.id or 0
+        for run in running
+        if (run.host == here and not pid_alive(run.pid)) or now - run.started_at > stale_after
+    ]
+    if dead:
+        session.execute(
+            update(model)
+            .where(col(model.id).in_(dead))
+            .values(status=RunStatus.ABORTED, finished_at=now, note="the process running it died")
+        )
+        session.commit()
+    return dead
 
 
 def reap_dead_sweeps(session: Session, now: datetime | None = None) -> list[int]:
