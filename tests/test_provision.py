@@ -8,6 +8,7 @@ applying the playbook) brings a device back to where every test starts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -20,9 +21,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from fleet.domain.provision import AuditAction, AuditOutcome
-from fleet.store.db import Store
+from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, DeviceProvision, Step
+from fleet.drivers.configs import IOS
+from fleet.engine.provision import BackupNotStored, Writer
+from fleet.provision.pipeline import DeviceJob
+from fleet.provision.pipeline import provision as provision_device
+from fleet.store.db import Store, create_db_engine
 from fleet.store.models import AuditEvent
+from fleet.transports.errors import TransportError, TransportErrorKind
+from fleet.transports.ssh import SshClient, SshTarget
 from tests.simulator import SimHandle, start_simulator
 
 SITES = 4
@@ -285,3 +292,69 @@ def test_the_audit_trail_is_append_only(store: Store) -> None:
             conn.execute(text(statement))
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT actor FROM audit_event")).scalars().all() == ["a"]
+
+
+def test_config_backup_keeps_a_new_version_only_when_the_configuration_changed(
+    psim: SimHandle, pdb: tuple[str, dict[str, str]], fleet_cli: Any
+) -> None:
+    db, env = pdb
+    router = psim.extra["sites"][3][0]
+    first = fleet_cli("config", "backup", "--json", db=db, env=env)
+    assert first.code == 0, first.stderr
+    assert set(outcomes(json.loads(first.stdout)).values()) == {"unchanged"}  # read and kept
+    again = fleet_cli("config", "backup", db=db, env=env)
+    assert again.code == 0
+    history = json.loads(fleet_cli("config", "show", router, "--history", "--json", db=db, env=env).stdout)
+    assert [h["version"] for h in history] == [1]  # the same text twice: one version, seen again
+    assert history[0]["last_seen_at"] > history[0]["taken_at"]
+    fault(psim, router, "config_drift")
+    assert fleet_cli("config", "backup", "--role", "router", db=db, env=env).code == 0
+    history = json.loads(fleet_cli("config", "show", router, "--history", "--json", db=db, env=env).stdout)
+    assert [h["version"] for h in history] == [1, 2]
+    shown = fleet_cli("config", "show", router, db=db, env=env)
+    assert "10.99.0.1" in shown.stdout  # the drifted NTP server, in the router's own syntax
+
+
+def test_a_device_is_not_changed_when_its_backup_cannot_be_stored(
+    psim: SimHandle, pdb: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    _db, env = pdb
+    router = psim.extra["sites"][0][0]
+    fault(psim, router, "config_drift")
+    before = configs(psim, [router])
+    record = psim.devices[router]
+    target = SshTarget(
+        router, record.mgmt_address, record.ssh_port or 22, "cisco_ios", "noc", psim.password(router)
+    )
+    broken = Store(create_db_engine(f"sqlite:///{tmp_path / 'no-schema.db'}"))  # no tables: every write fails
+    writer = Writer(broken, run_id=1, actor="t")
+    job = DeviceJob(
+        router,
+        record.site_code,
+        "cisco_ios",
+        IOS,
+        IOS.parse_intended("ntp server 10.10.0.1\n"),
+        ("ntp server",),
+    )
+
+    def keep(device: str, text: str, source: str) -> None:
+        try:
+            writer.keep(device, text, source, timeout=10)
+        except BackupNotStored as exc:
+            raise TransportError(TransportErrorKind.INTERNAL, str(exc)) from None
+
+    async def run() -> list[DeviceProvision]:
+        client = SshClient(Path(env["FLEET_SSH_KNOWN_HOSTS"]), workers=1, time_limit=30)
+        try:
+            return await client.run_tasks(
+                [(target, lambda c: provision_device(c, job, apply=True, keep=keep))],
+                lambda _t, e: pytest.fail(str(e)),
+            )
+        finally:
+            client.close()
+
+    [result] = asyncio.run(run())
+    assert writer.close()  # the writer says why it could not write
+    assert result.outcome is DeviceOutcome.FAILED and result.step is Step.BACKUP
+    assert "backup could not be stored" in result.reason
+    assert configs(psim, [router]) == before

@@ -284,9 +284,9 @@ class Writer:
         item = _Item(backup=repo.BackupItem(device, text, digest(text), source), done=threading.Event())
         self._queue.put(item)
         if not item.done.wait(timeout):  # type: ignore[union-attr]
-            raise _KeepFailed(f"the backup could not be stored within {timeout:g} s")
+            raise BackupNotStored(f"the backup could not be stored within {timeout:g} s")
         if item.error:
-            raise _KeepFailed(f"the backup could not be stored: {item.error}")
+            raise BackupNotStored(f"the backup could not be stored: {item.error}")
 
     def result(self, result: DeviceProvision) -> None:
         self._queue.put(_Item(result=result, audit=list(result.audit)))
@@ -336,8 +336,8 @@ class Writer:
                 item.done.set()
 
 
-class _KeepFailed(Exception):
-    pass
+class BackupNotStored(Exception):
+    """The writer could not commit a backup: the device it belongs to must not be changed."""
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ class _Run:
             raise TransportError(TransportErrorKind.INTERNAL, "no writer for backups")
         try:
             self.writer.keep(device, text, source)
-        except _KeepFailed as exc:
+        except BackupNotStored as exc:
             raise TransportError(TransportErrorKind.INTERNAL, str(exc)) from None
 
     def task(self, p: Planned) -> Callable[[Connector], DeviceProvision]:
