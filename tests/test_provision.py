@@ -9,8 +9,14 @@ applying the playbook) brings a device back to where every test starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -358,3 +364,60 @@ def test_a_device_is_not_changed_when_its_backup_cannot_be_stored(
     assert result.outcome is DeviceOutcome.FAILED and result.step is Step.BACKUP
     assert "backup could not be stored" in result.reason
     assert configs(psim, [router]) == before
+
+
+def test_an_interrupted_apply_lets_the_device_in_progress_finish_and_records_how_every_device_ended(
+    psim: SimHandle, pdb: tuple[str, dict[str, str]], fleet_cli: Any, tmp_path: Path
+) -> None:
+    db, env = pdb
+    sites = psim.extra["sites"]
+    first, later = (
+        sites[0][1],
+        sites[2][1],
+    )  # codecs (the simulator's slow routers confuse netmiko's config mode)
+    for name in (first, later):
+        fault(psim, name, "config_drift")
+    fault(psim, first, "slow", delay_ms=400)  # its session takes seconds: Ctrl-C lands in the middle
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")} | env
+    full_env |= {"FLEET_DATABASE_URL": db, "FLEET_CONFIG": str(tmp_path / "absent.toml")}
+    args = [
+        "provision",
+        "baseline",
+        "--role",
+        "codec",
+        "--apply",
+        "--canary",
+        "0",
+        "--workers",
+        "1",
+        "--json",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleet", *args],
+        env=full_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    path = db.removeprefix("sqlite:///")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # its backup is stored just before its push begins
+        time.sleep(0.1)
+        with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(path) as conn:
+            if conn.execute("SELECT count(*) FROM config_backup WHERE device = ?", (first,)).fetchone()[0]:
+                break
+    else:
+        pytest.fail("the first device's backup never appeared")
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    runs = json.loads(fleet_cli("config", "runs", "--json", db=db, env=env).stdout)
+    assert runs[0]["status"] == "aborted"
+    detail = json.loads(fleet_cli("config", "run", str(runs[0]["run"]), "--json", db=db, env=env).stdout)
+    ended = {d["device"]: d for d in detail["devices"]}
+    assert ended[first]["outcome"] == "changed", ended[first][
+        "reason"
+    ]  # it finished and was recorded as it ended
+    assert "old-registrar" not in psim.get(f"/devices/{first}/config")
+    assert ended[later]["outcome"] == "not_started" and "interrupted" in ended[later]["reason"]
+    assert "old-registrar" in psim.get(f"/devices/{later}/config")  # never touched

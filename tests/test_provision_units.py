@@ -211,3 +211,30 @@ def test_playbook_problems_are_listed_with_file_and_line(tmp_path: Path) -> None
     assert any(":6: rules[1].template='cisco_ios/absent.j2'" in s and "no such template" in s for s in shown)
     assert any(":8: rules[2].template='axis_ptz/x.j2'" in s for s in shown), shown
     assert any(":9: rules[2].colour" in s and "unknown key" in s for s in shown), shown
+
+
+def test_removing_a_negated_line_sends_it_plain_and_a_single_value_is_removed_by_its_keyword() -> None:
+    backup = IOS.parse_intended("ip http server\nsnmp-server location Xã A\n")
+    changed = IOS.parse_intended("no ip http server\n")
+    restore = IOS.plan_restore(changed, backup)
+    assert "no no ip http server" not in restore.commands
+    assert restore.commands[0] == "ip http server"  # removing 'no ip http server' is 'ip http server'
+    assert IOS.differences(restore.candidate, backup) == []
+    assert IOS.negate("snmp-server location Xã A") == "no snmp-server location"
+    assert VRP.negate("clock timezone ICT add 07:00:00") == "undo clock timezone"
+    assert VRP.negate("ntp-service unicast-server 10.10.0.1") == "undo ntp-service unicast-server 10.10.0.1"
+
+
+def test_a_template_line_holding_a_secret_is_found_redacted() -> None:
+    intended = IOS.parse_intended(
+        "hostname r1\nsnmp-server community N0tPublic RO\nline vty 0 4\n password 0 x\n"
+    )
+    assert IOS.secret_lines(intended) == ["snmp-server community <redacted>", "password 0 <redacted>"]
+    assert XAPI.secret_lines(XAPI.parse_intended("xConfiguration Time Zone: UTC\n")) == []
+
+
+def test_wordwrap_cannot_split_a_value_into_lines(tmp_path: Path) -> None:
+    text = "{% filter wordwrap(10) %}snmp-server location {{ site.address }}{% endfilter %}\n"
+    templates = templates_with(tmp_path, "cisco_ios/t.j2", text)
+    with pytest.raises(TemplateFailed, match="wordwrap"):
+        templates.render("cisco_ios/t.j2", {"site": {"address": "12 Nguyễn Huệ end reload"}})

@@ -595,9 +595,8 @@ def run_detail(run_id: int = typer.Argument(..., help="Run number."), as_json: b
     table = Table("device", "site", "outcome", "step", "reason")
     for r in rows:
         style = OUTCOME_STYLE[r.outcome]
-        table.add_row(
-            r.device, r.site, f"[{style}]{r.outcome.value}[/]", r.step.value if r.step else "", r.reason
-        )
+        step = r.step.value if r.step else ""
+        table.add_row(r.device, r.site, f"[{style}]{r.outcome.value}[/]", step, escape(r.reason))
     deps.out.print(table)
 
 

@@ -105,6 +105,20 @@ class ConfigSyntax:
                 return "=" + keyword
         return line
 
+    def negate(self, line: str) -> str:
+        """The command that removes ``line``: 'no X' for X, X for 'no X'; a single value by its keyword."""
+        neg = self.negation or ""
+        if line.startswith(neg + " "):
+            return line[len(neg) + 1 :]
+        key = self.key(line)
+        return f"{neg} {key[1:] if key.startswith('=') else line}"
+
+    def secret_lines(self, config: Config) -> list[str]:
+        """The lines of ``config`` that would hold a secret (shown redacted)."""
+        patterns = [re.compile(p) for p in self.secrets]
+        lines = [s.header for s in config] + [" " + c for s in config for c in s.children]
+        return [_redact(line, patterns).strip() for line in lines if _redact(line, patterns) != line]
+
     def render(self, config: Config) -> list[str]:
         out: list[str] = []
         for stanza in config:
@@ -215,7 +229,7 @@ def _plan(
                 else _owned(stanza.header, exclusive, wanted)
             )
             if owned:
-                removals.append(f"{neg} {stanza.header}")
+                removals.append(syntax.negate(stanza.header))
                 removed.append(stanza.header)
                 candidate[i] = Stanza("")
     for stanza in intended:
@@ -275,7 +289,7 @@ def _plan_children(
         want_keys = {syntax.key(c) for c in want}
         for child in have:
             if syntax.key(child) not in want_keys:
-                lines.append(f"{syntax.negation} {child}")
+                lines.append(syntax.negate(child))
                 children.remove(child)
     index = {syntax.key(c): i for i, c in enumerate(children)}
     for child in want:
@@ -381,6 +395,10 @@ IOS = ConfigSyntax(
         r"^(\s*username \S+ (?:privilege \d+ )?(?:secret|password)(?: \d+)? )\S.*$",
         r"^(\s*enable (?:secret|password)(?: \d+)? )\S.*$",
         r"^(\s*(?:password|key-string|key|secret)(?: \d+)? )\S.*$",
+        r"^(\s*snmp-server host \S+(?: (?:informs|traps))?(?: version \S+(?: \S+)?)? )\S.*$",
+        r"^(\s*(?:radius-server|tacacs-server) (?:host \S+ )?key(?: \d+)? )\S.*$",
+        r"^(\s*ntp authentication-key \d+ \S+ )\S.*$",
+        r"^(\s*crypto isakmp key )\S.*$",
     ),
 )
 
@@ -412,6 +430,8 @@ VRP = ConfigSyntax(
         r"^(\s*snmp-agent community (?:read|write) (?:cipher )?)\S.*$",
         r"^(\s*snmp-agent usm-user v3 \S+ .*?(?:cipher|simple) )\S.*$",
         r"^(\s*local-user \S+ password (?:cipher|irreversible-cipher|simple) )\S.*$",
+        r"^(\s*snmp-agent target-host .*?(?:securityname|community) (?:cipher )?)\S.*$",
+        r"^(\s*(?:radius-server|hwtacacs-server) shared-key (?:cipher |simple )?)\S.*$",
     ),
 )
 

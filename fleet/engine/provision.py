@@ -226,6 +226,14 @@ def prepare(
             failed_templates.add(template)
             problems.append(f"{template} (for {device.name}, {playbook.path}:{rule.line}): {exc}")
             continue
+        secrets = driver.config.secret_lines(intended)
+        if secrets:
+            failed_templates.add(template)
+            problems.append(
+                f"{template} (for {device.name}, {playbook.path}:{rule.line}): sets a secret "
+                f"({secrets[0]}): fleet never stores secrets, so it could not verify or restore it"
+            )
+            continue
         job = DeviceJob(device.name, site.code, driver.name, driver.config, intended, rule.exclusive)
         planned.append(Planned(target, job, rule))
     if problems:
@@ -336,6 +344,18 @@ class Writer:
                 item.done.set()
 
 
+class RecordingFailed(FleetError):
+    """The run went ahead but its results could not all be stored: look at the devices themselves."""
+
+    exit_code = 3
+
+    def __init__(self, run_id: int, problem: str) -> None:
+        super().__init__(
+            f"run {run_id}: recording its results failed ({problem}); devices may have changed without "
+            "a record: run 'fleet config drift' once the database is back"
+        )
+
+
 class BackupNotStored(Exception):
     """The writer could not commit a backup: the device it belongs to must not be changed."""
 
@@ -343,49 +363,48 @@ class BackupNotStored(Exception):
 # --- running -----------------------------------------------------------------------------------
 
 
-def _failure_rate(results: Sequence[DeviceProvision]) -> float:
-    tried = [r for r in results if r.outcome not in {DeviceOutcome.NOT_STARTED, DeviceOutcome.FROZEN}]
-    return sum(r.outcome.failed for r in tried) / len(tried) if tried else 0.0
-
-
 class _Run:
-    """One run's moving parts: the writer, the results so far, and the stop flag the workers read."""
+    """One run's moving parts: the writer, the results so far, and the stop flag the workers read.
+
+    Results are recorded by the worker thread that produced them (not by the event loop), so a
+    device that finishes after the run was interrupted is still recorded as it really ended.
+    """
 
     def __init__(
-        self, store: Store, planned: Sequence[Planned], options: ProvisionOptions, listener: Listener | None
+        self,
+        planned: Sequence[Planned],
+        options: ProvisionOptions,
+        writer: Writer,
+        listener: Listener | None,
     ):
-        self.store, self.planned, self.options, self.listener = store, planned, options, listener
+        self.planned, self.options, self.writer, self.listener = planned, options, writer, listener
         self.results: dict[str, DeviceProvision] = {}
-        self.tried = self.failures = 0  # devices attempted so far, and how many of them failed
+        self.tried = self.failures = 0  # devices the pipeline ran on, and how many of them failed
         self.stop = threading.Event()
         self.stopped = ""
-        self.writer: Writer | None = None
+        self.watching = False  # past the canary batch: stop starting devices past the threshold
+        self._lock = threading.Lock()
         self.by_name = {p.job.device: p for p in planned}
 
-    def report(self, result: DeviceProvision) -> None:
-        self.results[result.device] = result
-        if result.outcome not in {DeviceOutcome.NOT_STARTED, DeviceOutcome.FROZEN}:
-            self.tried += 1
-            self.failures += result.outcome.failed
-        if self.writer is not None:
-            self.writer.result(result)
+    def record(self, result: DeviceProvision, *, ran: bool = True) -> None:
+        """Keep and write one device's result (from any thread); ``ran``: the pipeline ran on it."""
+        with self._lock:
+            self.results[result.device] = result
+            if ran and result.outcome is not DeviceOutcome.NOT_STARTED:
+                self.tried += 1
+                self.failures += result.outcome.failed
+            over = self.tried >= max(self.options.canary, 1) and (
+                self.failures / self.tried > self.options.max_failure_rate
+            )
+            if self.watching and self.options.applies and over:
+                self.stop.set()
+        self.writer.result(result)
+
+    def progress(self, result: DeviceProvision) -> None:
         if self.listener is not None:
             self.listener(result, len(self.results), len(self.planned))
 
-    def watch(self, result: DeviceProvision) -> None:
-        """Report, and stop starting devices once the failure rate passes the threshold."""
-        self.report(result)
-        if (
-            self.options.applies
-            and not self.stop.is_set()
-            and self.tried >= max(self.options.canary, 1)
-            and self.failures / self.tried > self.options.max_failure_rate
-        ):
-            self.stop.set()
-
     def keep(self, device: str, text: str, source: str) -> None:
-        if self.writer is None:
-            raise TransportError(TransportErrorKind.INTERNAL, "no writer for backups")
         try:
             self.writer.keep(device, text, source)
         except BackupNotStored as exc:
@@ -394,18 +413,33 @@ class _Run:
     def task(self, p: Planned) -> Callable[[Connector], DeviceProvision]:
         apply = self.options.applies
         source = self.options.mode.value
-        return lambda connector: provision(
-            connector, p.job, apply=apply, keep=self.keep, stop=self.stop, source=source
-        )
+
+        def run_one(connector: Connector) -> DeviceProvision:
+            try:
+                result = provision(
+                    connector, p.job, apply=apply, keep=self.keep, stop=self.stop, source=source
+                )
+            except Exception as exc:  # a bug in fleet: this device says so, the run goes on
+                log.error("provisioning %s failed inside fleet", p.job.device, exc_info=exc)
+                reason = f"internal: {type(exc).__name__}: {exc}"
+                result = DeviceProvision(
+                    p.job.device, p.job.site, p.job.driver, DeviceOutcome.FAILED, reason=reason
+                )
+            self.record(result, ran=result.outcome is not DeviceOutcome.NOT_STARTED)
+            return result
+
+        return run_one
 
     def crashed(self, target: SshTarget, exc: BaseException) -> DeviceProvision:
-        log.error("provisioning %s failed inside fleet", target.name, exc_info=exc)
-        job = self.by_name[target.name].job
-        reason = f"internal: {type(exc).__name__}: {exc}"
-        return DeviceProvision(job.device, job.site, job.driver, DeviceOutcome.FAILED, reason=reason)
+        job = self.by_name[target.name].job  # run_one catches everything: this is a last resort
+        return DeviceProvision(
+            job.device, job.site, job.driver, DeviceOutcome.FAILED, reason=f"internal: {exc}"
+        )
 
     def skip(self, p: Planned, outcome: DeviceOutcome, reason: str) -> None:
-        self.report(DeviceProvision(p.job.device, p.job.site, p.job.driver, outcome, reason=reason))
+        result = DeviceProvision(p.job.device, p.job.site, p.job.driver, outcome, reason=reason)
+        self.record(result, ran=False)
+        self.progress(result)
 
     async def execute(self, client: SshClient, work: list[Planned]) -> None:
         opts = self.options
@@ -413,26 +447,52 @@ class _Run:
         canary = work[: opts.canary] if opts.applies and opts.canary > 0 else []
         rest = work[len(canary) :]
         if canary:
-            await client.run_tasks(
-                [(p.target.ssh, self.task(p)) for p in canary if p.target.ssh], self.crashed, self.report
-            )
-            rate = _failure_rate([self.results[p.job.device] for p in canary])
-            if rate > threshold:
+            jobs = [(p.target.ssh, self.task(p)) for p in canary if p.target.ssh]
+            await client.run_tasks(jobs, self.crashed, self.progress)
+            failed = sum(self.results[p.job.device].outcome.failed for p in canary)
+            if failed / len(canary) > threshold:
                 self.stop.set()
-                failed = sum(self.results[p.job.device].outcome.failed for p in canary)
                 self.stopped = (
                     f"the canary batch failed on {failed} of {len(canary)} device(s) "
-                    f"({rate:.0%} > {threshold:.0%}); the other {len(rest)} were not started"
+                    f"({failed / len(canary):.0%} > {threshold:.0%}); the other {len(rest)} were not started"
                 )
+        self.watching = True
         if rest:
-            await client.run_tasks(
-                [(p.target.ssh, self.task(p)) for p in rest if p.target.ssh], self.crashed, self.watch
-            )
+            jobs = [(p.target.ssh, self.task(p)) for p in rest if p.target.ssh]
+            await client.run_tasks(jobs, self.crashed, self.progress)
             if self.stop.is_set() and not self.stopped:
                 skipped = sum(self.results[p.job.device].outcome is DeviceOutcome.NOT_STARTED for p in rest)
                 rate = self.failures / max(self.tried, 1)
                 self.stopped = f"the failure rate passed {threshold:.0%} ({rate:.0%}); "
                 self.stopped += f"{skipped} device(s) were not started"
+
+
+def _begin(
+    store: Store,
+    planned: Sequence[Planned],
+    options: ProvisionOptions,
+    playbook: Playbook | None,
+    scope: dict[str, Any] | None,
+) -> int:
+    """Record the run as begun; its id."""
+    with store.session() as session:
+        run_row = repo.begin_run(
+            session,
+            mode=options.mode,
+            actor=options.actor,
+            playbook=playbook.name if playbook else "",
+            digest=playbook.digest if playbook else "",
+            scope=scope,
+            options={
+                "workers": options.workers,
+                "canary": options.canary,
+                "max_failure_rate": options.max_failure_rate,
+                "time_limit": options.time_limit,
+            },
+            devices=len(planned),
+            override_reason=options.override_reason if options.applies else "",
+        )
+    return run_row.id or 0
 
 
 async def run_provision(
@@ -450,26 +510,9 @@ async def run_provision(
     frozen = frozen or {}
     apply = options.applies
     held = {p.job.device for p in planned if apply and p.job.site in frozen and not options.override_reason}
-    with store.session() as session:
-        run_row = repo.begin_run(
-            session,
-            mode=options.mode,
-            actor=options.actor,
-            playbook=playbook.name if playbook else "",
-            digest=playbook.digest if playbook else "",
-            scope=scope,
-            options={
-                "workers": options.workers,
-                "canary": options.canary,
-                "max_failure_rate": options.max_failure_rate,
-                "time_limit": options.time_limit,
-            },
-            devices=len(planned),
-            override_reason=options.override_reason if apply else "",
-        )
-    run_id = run_row.id or 0
-    run = _Run(store, planned, options, listener)
-    run.writer = writer = Writer(store, run_id, options.actor)
+    run_id = _begin(store, planned, options, playbook, scope)
+    writer = Writer(store, run_id, options.actor)
+    run = _Run(planned, options, writer, listener)
     sessions = sorted({label for p in planned if p.job.site in frozen for label in frozen[p.job.site]})
     what = f", playbook {playbook.name}" if playbook else ""
     writer.audit(
@@ -497,20 +540,25 @@ async def run_provision(
             )
     work = [p for p in planned if p.job.device not in run.results]
     status = RunStatus.COMPLETED
-    client = SshClient(
-        options.known_hosts,
-        workers=options.workers,
-        time_limit=options.time_limit,
-        connect_timeout=options.connect_timeout,
-        transcripts=options.transcripts,
-    )
+    client: SshClient | None = None
     try:
+        client = SshClient(
+            options.known_hosts,
+            workers=options.workers,
+            time_limit=options.time_limit,
+            connect_timeout=options.connect_timeout,
+            transcripts=options.transcripts,
+        )
         await run.execute(client, work)
     except BaseException:
         status = RunStatus.ABORTED
         raise
     finally:
-        client.close()
+        run.stop.set()  # interrupted: start nothing more …
+        if client is not None:
+            if status is RunStatus.ABORTED:
+                log.warning("interrupted: waiting for the devices in progress to finish (or be restored)")
+            client.close(wait=True)  # … and let every device in progress end as it really ends
         for p in planned:  # interrupted: say so for every device not reached
             if p.job.device not in run.results:
                 run.skip(p, DeviceOutcome.NOT_STARTED, "the run was interrupted")
@@ -523,6 +571,8 @@ async def run_provision(
         with contextlib.suppress(Exception), store.session() as session:
             note = f"recording failed: {problem}" if problem else ""
             repo.end_run(session, run_id, RunStatus.FAILED if problem else status, counts, run.stopped, note)
+    if problem:
+        raise RecordingFailed(run_id, problem)
     ordered = [run.results[p.job.device] for p in planned]
     return ProvisionOutcome(
         run_id, options.mode, ordered, time.monotonic() - started, run.stopped, sessions if held else []

@@ -10,6 +10,7 @@ when that comparison finds no difference; otherwise RESTORE_FAILED, for the NOC 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -133,9 +134,9 @@ def _provision(
             )
             if syntax.saves:
                 step = Step.SAVE
-                session.save()
+                _save(session, syntax)
                 result.audit.append(AuditEntry(AuditAction.SAVE, AuditOutcome.OK, job.device))
-            keep(job.device, after_text, "after_push")
+            _keep_after(keep, job.device, after_text, "after_push", result)
             result.outcome = DeviceOutcome.CHANGED
     except (TransportError, VerifyFailed) as exc:
         _failed(connector, job, result, exc, step, backup if pushing else None, keep)
@@ -170,6 +171,23 @@ def _failed(
     _restore(connector, job, result, backup, saved=step is Step.SAVE, keep=keep)
 
 
+def _save(session: SshSession, syntax: ConfigSyntax) -> None:
+    """Save, and fail on the platform's error in the answer (netmiko does not look)."""
+    output = session.save()
+    found = re.search(syntax.error_pattern, output)
+    if found:
+        raise ConfigRejected("save", found.group(0).strip())
+
+
+def _keep_after(keep: Keep, device: str, text: str, source: str, result: DeviceProvision) -> None:
+    """Keep the configuration a change (or restore) left; failing to record it does not undo it."""
+    try:
+        keep(device, text, source)
+    except TransportError as exc:
+        note = f"the configuration it now has was not recorded ({exc.detail})"
+        result.reason = f"{result.reason}; {note}" if result.reason else note
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, VerifyFailed):
         return f"verify: {exc}"
@@ -196,6 +214,11 @@ def _restore(
         with connector.session() as session:
             _now_text, now = _read(session, syntax)
             plan = syntax.plan_restore(now, config)
+            secret = next((c for c in plan.commands if REDACTED in c), None)
+            if secret is not None:  # the backup holds the line redacted: fleet cannot put it back
+                raise VerifyFailed(
+                    [f"'{secret}' holds a secret fleet does not keep; restore that line by hand"]
+                )
             if not plan.empty:
                 session.configure(
                     plan.commands,
@@ -208,8 +231,8 @@ def _restore(
             if left:
                 raise VerifyFailed(left)
             if saved and syntax.saves:
-                session.save()  # the failed save may have written part of the change
-            keep(job.device, after_text, "restore")
+                _save(session, syntax)  # the failed save may have written part of the change
+            _keep_after(keep, job.device, after_text, "restore", result)
     except (TransportError, VerifyFailed) as exc:
         result.outcome = DeviceOutcome.RESTORE_FAILED
         result.reason = f"{result.reason}; restore failed: {_reason(exc)}"

@@ -101,6 +101,8 @@ class Templates:
             finalize=_finalize,
             auto_reload=False,
         )
+        # wordwrap turns spaces inside a value into line breaks after finalize has checked it.
+        env.filters.pop("wordwrap", None)
         return cls(root, env)
 
     def check(self, name: str) -> None:

@@ -562,10 +562,10 @@ class SshClient:
             futures.append(future)
         return list(await asyncio.gather(*futures))
 
-    def close(self) -> None:
-        """Stop taking work; sessions still running end by their own deadline."""
+    def close(self, *, wait: bool = False) -> None:
+        """Stop taking work; sessions still running end by their own deadline (``wait``: wait for them)."""
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     # --- the event loop's side: deadlines ----------------------------------------------------
 
@@ -693,6 +693,7 @@ class SshClient:
             auth_timeout=remaining,
             blocking_timeout=remaining,
             session_log=self._transcript(target),
+            session_log_file_mode="append",  # a restore session adds to the push's transcript
         )
         holder.transcribed = self.transcripts is not None
         conn.fleet_keys = keys
