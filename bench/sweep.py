@@ -24,16 +24,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from common import cpu, enrol, lab_inventory, peak_mb, truth_of  # bench/common.py
+from common import cpu, lab_inventory, lab_store, peak_mb, truth_of  # bench/common.py
 
 from fleet.engine.runner import run_sweep
 from fleet.engine.sweep import SweepOptions
 from fleet.engine.targets import Scope
-from fleet.settings import Settings
 from fleet.sim.expect import SweepConditions, compare
 from fleet.sim.process import SimulatorProcess
-from fleet.store import inventory as inventory_repo
-from fleet.store.db import Store
 
 
 def main() -> int:
@@ -62,13 +59,7 @@ def main() -> int:
             print(f"faults injected: {len(truth['faults'])} on {len({f['device'] for f in truth['faults']})} devices, "
                   f"{len(truth['unreachable'])} devices behind dark routers; by kind: {truth['fault_counts']}")  # fmt: skip
 
-            db_url = f"sqlite:///{work / 'bench.db'}"
-            known_hosts = work / "known_hosts"
-            settings = Settings(database_url=db_url)
-            store = Store.open(settings)
-            with store.session() as session:
-                inventory_repo.import_inventory(session, inventory)
-            enrol(env, db_url, known_hosts)
+            store, _db_url, known_hosts = lab_store(work, env, inventory)
 
             runs = [("SNMP-only (cold)", Scope(snmp_only=True))]
             if not args.skip_full:
