@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,9 +59,9 @@ class Settings(BaseSettings):
     readiness_deadline: float = Field(
         default=110.0, gt=0, le=3600, description="Seconds a readiness run may take before its verdicts."
     )
-    readiness_offsets: list[int] = Field(
+    readiness_offsets: list[float] = Field(
         default=[60, 30, 10],
-        description="Minutes before each session at which the scheduler runs readiness (once it exists).",
+        description="Minutes before each session at which the scheduler runs readiness.",
     )
 
     provision_workers: int = Field(
@@ -88,6 +88,35 @@ class Settings(BaseSettings):
     change_freeze_after: int = Field(
         default=240, ge=0, le=10080, description="Minutes after a session's start that its sites stay frozen."
     )
+
+    sweep_interval: float = Field(
+        default=300.0, ge=1, le=86400, description="Seconds between scheduled health sweeps."
+    )
+    scheduler_lease: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="Seconds a scheduler holds its lease without renewing it; a standby takes over after.",
+    )
+    scheduler_sync_interval: float = Field(
+        default=30.0,
+        ge=0.5,
+        le=3600,
+        description="Seconds between two reads of the sessions table to create, move or drop readiness jobs.",
+    )
+    scheduler_late_after: float = Field(
+        default=60.0, ge=0, le=86400, description="A scheduled run starting this many seconds late is logged."
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address 'fleet serve' listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port 'fleet serve' listens on.")
+    api_max_page: int = Field(default=500, ge=10, le=10000, description="Most items one API page returns.")
+
+    @field_validator("readiness_offsets")
+    @classmethod
+    def _offsets(cls, value: list[float]) -> list[float]:
+        if any(v < 0 or v > 10080 for v in value):
+            raise ValueError("each offset is minutes before the session, 0 to 10080")
+        return sorted(set(value), reverse=True)
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,7 @@ from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
 from fleet.cli import provision as provision_cli
 from fleet.cli import readiness as readiness_cli
+from fleet.cli import service as service_cli
 from fleet.cli import sim as sim_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli import sweep as sweep_cli
@@ -32,6 +33,8 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(ssh_cli.app, name="ssh")
 app.add_typer(readiness_cli.app, name="session")
 app.add_typer(provision_cli.app, name="config")
+app.add_typer(service_cli.token_app, name="token")
+app.add_typer(service_cli.scheduler_app, name="scheduler")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
 app.command("sim")(sim_cli.sim)
@@ -40,6 +43,7 @@ app.command("status")(sweep_cli.status)
 app.command("ready")(readiness_cli.ready)
 app.command("provision")(provision_cli.provision)
 app.command("audit")(provision_cli.audit)
+app.command("serve")(service_cli.serve)
 
 
 def _version(value: bool) -> None:

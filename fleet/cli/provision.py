@@ -6,7 +6,7 @@ import asyncio
 import getpass
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,20 @@ from fleet.cli.sweep import JSON, Bar, resolve_scope
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.provision import DeviceOutcome, DeviceProvision, ProvisionMode
 from fleet.engine.provision import (
-    Freeze,
     Planned,
     ProvisionOptions,
     ProvisionOutcome,
     frozen_sites,
     prepare,
     run_provision,
+    stored_drift,
 )
 from fleet.engine.sweep import Phase, ProgressEvent
 from fleet.engine.targets import Scope
 from fleet.errors import FleetError, NotFoundError
 from fleet.provision.playbook import Playbook, find_playbook, list_playbooks, load_playbook
 from fleet.provision.templates import Templates, unsafe
+from fleet.service.options import provision_options
 from fleet.store import configs as repo
 from fleet.store import inventory as inventory_repo
 from fleet.store.models import ProvisionRun
@@ -79,22 +80,7 @@ def _prepare(scope: Scope, playbook: Playbook | None, templates: Templates) -> l
 
 
 def _options(mode: ProvisionMode, actor: str, **given: Any) -> ProvisionOptions:
-    s = deps.settings()
-    values: dict[str, Any] = {
-        "workers": s.provision_workers,
-        "canary": s.provision_canary,
-        "max_failure_rate": s.provision_max_failure_rate,
-        "time_limit": s.provision_time_limit,
-    }
-    values.update({k: v for k, v in given.items() if v is not None})
-    return ProvisionOptions(
-        mode=mode,
-        actor=actor,
-        connect_timeout=s.ssh_connect_timeout,
-        known_hosts=s.ssh_known_hosts,
-        freeze=Freeze(timedelta(minutes=s.change_freeze_before), timedelta(minutes=s.change_freeze_after)),
-        **values,
-    )
+    return provision_options(deps.settings(), mode, actor, **given)
 
 
 def run_with_progress(
@@ -382,33 +368,13 @@ def drift(
 
 
 def _stored_drift(planned: Sequence[Planned], playbook: Playbook) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
     with deps.store() as store, store.session() as session:
-        latest = repo.latest_backups(session, [p.job.device for p in planned])
-    for p in planned:
-        job = p.job
-        kept = latest.get(job.device)
-        base = {"device": job.device, "site": job.site, "driver": job.driver, "playbook": playbook.name}
-        if kept is None:
-            out.append(base | {"drift": False, "reason": "no backup kept yet (fleet config backup)"})
-            continue
-        if job.intended is None:
-            continue
-        running = job.syntax.parse(kept.text)
-        plan = job.syntax.plan(running, job.intended, job.exclusive)
-        if not plan.empty:
-            taken = deps.local_time(kept.taken_at)
-            out.append(
-                base
-                | {
-                    "drift": True,
-                    "lines": list(plan.commands),
-                    "diff": plan.diff(job.syntax, running, job.device),
-                    "backup": f"version {kept.version} of {taken}",
-                }
-            )
-    out.append({"playbook": playbook.name, "checked": len(planned), "summary": True})
-    return out
+        report = stored_drift(session, planned, playbook)
+    for item in report:
+        if item.get("backup_taken_at"):
+            taken = deps.local_time(datetime.fromisoformat(item["backup_taken_at"]))
+            item["backup"] = f"version {item['backup_version']} of {taken}"
+    return report
 
 
 def _print_drift(report: list[dict[str, Any]]) -> None:
@@ -609,12 +575,16 @@ def audit(
     action: list[str] = typer.Option(
         [], "--action", help="Only this action (backup, push, verify, …); repeat."
     ),
+    actor: str | None = typer.Option(None, "--actor", help="Only what this person or token did."),
+    request: str | None = typer.Option(None, "--request", help="Only what this API request did."),
     limit: int = typer.Option(100, "--limit", min=1, max=100_000),
     as_json: bool = JSON,
 ) -> None:
     """The audit trail, newest first: who did what to which device, when, and how it ended."""
     with deps.store() as store, store.session() as session:
-        rows = repo.list_audit(session, device=device, run_id=run, actions=action, limit=limit)
+        rows = repo.list_audit(
+            session, device=device, run_id=run, actions=action, actor=actor, request_id=request, limit=limit
+        )
     if as_json:
         deps.print_json(
             [
@@ -628,6 +598,7 @@ def audit(
                     "run": r.run_id,
                     "detail": r.detail,
                     "diff": r.diff or None,
+                    "request_id": r.request_id or None,
                 }
                 for r in rows
             ]

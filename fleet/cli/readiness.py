@@ -15,8 +15,8 @@ from fleet.cli.sweep import JSON, Bar
 from fleet.domain.health import Party
 from fleet.domain.readiness import VERDICT_ORDER, Verdict
 from fleet.engine.readiness import ReadinessOptions, ReadinessOutcome, run_readiness
-from fleet.engine.sessions import build_session, options_definition, read_definition
-from fleet.engine.sweep import SweepOptions
+from fleet.engine.sessions import build_session, move_session, options_definition, read_definition
+from fleet.service.options import readiness_options
 from fleet.store import readiness as repo
 from fleet.store.models import MeetingSession, ReadinessRun
 from fleet.store.types import utcnow
@@ -189,6 +189,22 @@ def show(session_id: int = typer.Argument(..., help="The session's id."), as_jso
         deps.out.print(f"  {_run_cell(run)}  {run.report_dir}")
 
 
+@app.command("move")
+def move(
+    session_id: int = typer.Argument(..., help="The session's id."),
+    start: str = typer.Option(
+        ..., "--start", help="New start, 'YYYY-MM-DD HH:MM' in the session's time zone (or with an offset)."
+    ),
+) -> None:
+    """Move a session to a new start; the scheduler moves its readiness runs with it."""
+    with deps.store() as store, store.session() as db:
+        before = repo.get_session(db, session_id).starts_at
+        meeting = move_session(db, session_id, start)
+    deps.out.print(
+        f"session {meeting.id} moved from {deps.local_time(before)} to {deps.local_time(meeting.starts_at)}"
+    )
+
+
 @app.command("cancel")
 def cancel(
     session_id: int = typer.Argument(..., help="The session's id."),
@@ -215,19 +231,12 @@ def ready(
     as_json: bool = JSON,
 ) -> None:
     """Judge every participating site of a session now; write the HTML, CSV and JSON report."""
-    settings = deps.settings()
-    options = ReadinessOptions(
-        sweep=SweepOptions(
-            ssh_workers=settings.ssh_workers,
-            ssh_time_limit=settings.ssh_time_limit,
-            ssh_connect_timeout=settings.ssh_connect_timeout,
-            known_hosts=settings.ssh_known_hosts,
-        ),
-        deadline_s=deadline or settings.readiness_deadline,
-        reuse_minutes=0.0 if fresh else None,
+    options = readiness_options(
+        deps.settings(),
+        deadline=deadline,
+        fresh=fresh,
         recheck=False if no_recheck else None,
-        report_dir=report_dir or settings.report_dir,
-        retention=timedelta(days=settings.sample_retention_days),
+        report_dir=report_dir,
     )
     done = readiness_with_progress(session_id, options, show=not as_json)
     if as_json:

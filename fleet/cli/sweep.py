@@ -18,6 +18,7 @@ from fleet.engine.runner import StoredSweep, run_sweep
 from fleet.engine.sweep import Phase, ProgressEvent, SweepOptions
 from fleet.engine.targets import Scope, Target
 from fleet.errors import NotFoundError
+from fleet.service.options import sweep_options
 from fleet.store import inventory as inventory_repo
 from fleet.store import sweeps as repo
 
@@ -101,16 +102,14 @@ def sweep(
     as_json: bool = JSON,
 ) -> None:
     """Poll every device in scope over SNMP (and SSH where its driver needs it), then report."""
-    settings = deps.settings()
     scope = resolve_scope(province, carrier, role, group, snmp_only)
-    options = SweepOptions(
+    options = sweep_options(
+        deps.settings(),
         snmp_timeout=timeout,
         snmp_retries=retries,
         snmp_in_flight=in_flight,
-        ssh_workers=ssh_workers or settings.ssh_workers,
-        ssh_time_limit=ssh_time_limit or settings.ssh_time_limit,
-        ssh_connect_timeout=settings.ssh_connect_timeout,
-        known_hosts=settings.ssh_known_hosts,
+        ssh_workers=ssh_workers,
+        ssh_time_limit=ssh_time_limit,
         transcripts=transcripts,
     )
     done = sweep_with_progress(scope, options, show=not as_json)

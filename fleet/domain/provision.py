@@ -45,6 +45,13 @@ class AuditAction(StrEnum):
     ROLLBACK = "rollback"
     OVERRIDE = "override"  # a change freeze overridden, with the reason
     RUN = "run"  # a provisioning run began or ended
+    # Writes through the API (each with the token's owner and the request id).
+    INVENTORY = "inventory"
+    SWEEP = "sweep"
+    SESSION = "session"
+    READINESS = "readiness"
+    PROVISION = "provision"
+    TOKEN = "token"  # noqa: S105 - the action's name, not a secret
 
 
 class AuditOutcome(StrEnum):

@@ -97,6 +97,7 @@ class ProvisionOptions:
     transcripts: Path | None = None
     freeze: Freeze = field(default_factory=lambda: Freeze(timedelta(hours=2), timedelta(hours=4)))
     override_reason: str = ""  # non-empty: the change freeze is overridden for this reason
+    request_id: str = ""  # the API request that started the run, kept in its audit entries
 
     @property
     def applies(self) -> bool:
@@ -241,6 +242,36 @@ def prepare(
     return planned
 
 
+def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playbook) -> list[dict[str, Any]]:
+    """Drift from the latest kept backups (no device is contacted); a summary item comes last."""
+    out: list[dict[str, Any]] = []
+    latest = repo.latest_backups(session, [p.job.device for p in planned])
+    for p in planned:
+        job = p.job
+        kept = latest.get(job.device)
+        base = {"device": job.device, "site": job.site, "driver": job.driver, "playbook": playbook.name}
+        if kept is None:
+            out.append(base | {"drift": False, "reason": "no backup kept yet (fleet config backup)"})
+            continue
+        if job.intended is None:
+            continue
+        running = job.syntax.parse(kept.text)
+        plan = job.syntax.plan(running, job.intended, job.exclusive)
+        if not plan.empty:
+            out.append(
+                base
+                | {
+                    "drift": True,
+                    "lines": list(plan.commands),
+                    "diff": plan.diff(job.syntax, running, job.device),
+                    "backup_version": kept.version,
+                    "backup_taken_at": kept.taken_at.isoformat(),
+                }
+            )
+    out.append({"playbook": playbook.name, "checked": len(planned), "summary": True})
+    return out
+
+
 def frozen_sites(session: Session, freeze: Freeze, now: datetime | None = None) -> dict[str, list[str]]:
     """Site code -> the sessions that freeze it (scheduled, starting within the window or in progress)."""
     now = now or utcnow()
@@ -280,8 +311,8 @@ class Writer:
 
     BATCH = 200
 
-    def __init__(self, store: Store, run_id: int, actor: str) -> None:
-        self.store, self.run_id, self.actor = store, run_id, actor
+    def __init__(self, store: Store, run_id: int, actor: str, request_id: str = "") -> None:
+        self.store, self.run_id, self.actor, self.request_id = store, run_id, actor, request_id
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="fleet-writer", daemon=True)
         self._failed = ""
@@ -333,7 +364,9 @@ class Writer:
                 kept = repo.record_backups(session, backups, self.run_id)
                 self.versions_new += sum(k.new for k in kept)
                 repo.record_results(session, self.run_id, [i.result for i in items if i.result is not None])
-                repo.add_audit(session, [e for i in items for e in i.audit], self.actor, self.run_id)
+                repo.add_audit(
+                    session, [e for i in items for e in i.audit], self.actor, self.run_id, self.request_id
+                )
         except Exception as exc:  # the database went away: every waiting push must not go ahead
             log.exception("writing the provisioning run failed")
             self._failed = self._failed or f"{type(exc).__name__}: {exc}"
@@ -495,7 +528,7 @@ def _begin(
     return run_row.id or 0
 
 
-async def run_provision(
+async def run_provision(  # noqa: PLR0915 - the run's steps in order
     store: Store,
     planned: Sequence[Planned],
     options: ProvisionOptions,
@@ -504,6 +537,7 @@ async def run_provision(
     scope: dict[str, Any] | None = None,
     frozen: dict[str, list[str]] | None = None,
     listener: Listener | None = None,
+    on_begin: Callable[[int], None] | None = None,
 ) -> ProvisionOutcome:
     """Run the pipeline on every planned device (see the module notes); records everything."""
     started = time.monotonic()
@@ -511,7 +545,9 @@ async def run_provision(
     apply = options.applies
     held = {p.job.device for p in planned if apply and p.job.site in frozen and not options.override_reason}
     run_id = _begin(store, planned, options, playbook, scope)
-    writer = Writer(store, run_id, options.actor)
+    if on_begin is not None:
+        on_begin(run_id)
+    writer = Writer(store, run_id, options.actor, options.request_id)
     run = _Run(planned, options, writer, listener)
     sessions = sorted({label for p in planned if p.job.site in frozen for label in frozen[p.job.site]})
     what = f", playbook {playbook.name}" if playbook else ""

@@ -96,6 +96,7 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
     listeners: tuple[Any, ...] = (),
     on_stage: Stage | None = None,
     trigger: str = "cli",
+    on_begin: Callable[[int], None] | None = None,
 ) -> ReadinessOutcome:
     """Run the session's check set on every participating site and record the verdicts and report."""
     stage = on_stage or (lambda _message: None)
@@ -123,6 +124,8 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
         names = [d.name for members in devices.values() for d in members]
         fresh = repo.fresh_states(db, names, timedelta(minutes=reuse)) if reuse > 0 else {}
     run_id = run.id or 0
+    if on_begin is not None:
+        on_begin(run_id)
     reused_sites = [c for c in sites if devices[c] and all(d.name in fresh for d in devices[c])]
     views: dict[str, DeviceView] = {}
     checked_at: dict[str, datetime] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,7 @@ def run_sweep(
     listeners: tuple[Any, ...] = (),
     trigger: str = "cli",
     deadline: float | None = None,
+    on_begin: Callable[[int], None] | None = None,
 ) -> StoredSweep:
     """Sweep the devices in scope and record the outcome; an interrupted sweep is marked aborted."""
     with store.session() as session:
@@ -60,6 +62,8 @@ def run_sweep(
         raise NothingToSweep("no device matches the scope given (is the inventory imported?)")
     with store.session() as session:
         sweep_id = repo.begin_sweep(session, scope.to_json(), len(targets), trigger).id or 0
+    if on_begin is not None:
+        on_begin(sweep_id)
     engine = SweepEngine(options)
     for listener in listeners:
         engine.subscribe(listener)

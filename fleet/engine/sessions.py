@@ -23,6 +23,7 @@ from fleet.errors import FleetError, NotFoundError
 from fleet.inventory.problems import Problem, YamlUnreadable, compose_yaml
 from fleet.store.inventory import group_site_codes, resolve_province
 from fleet.store.models import MeetingSession, Site
+from fleet.store.readiness import SessionStateError, get_session
 from fleet.store.types import utcnow
 
 DIAL = re.compile(r"(?:sips?:)?[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,190}|[0-9*#]{1,32}")
@@ -34,9 +35,9 @@ PAST_GRACE = timedelta(hours=1)  # a session may be recorded just after it start
 class SessionInvalid(FleetError):
     exit_code = 2
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], outcome: str = "no session was created") -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems) + "\nno session was created")
+        super().__init__("\n".join(str(p) for p in problems) + "\n" + outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +243,26 @@ def _sites_file(check: _Check, db: Session, path: Path) -> dict[str, Any]:
 def options_definition(**options: Any) -> dict[str, Raw]:
     """A definition from command-line options (no lines to name: the option is named instead)."""
     return {name: Raw(value) for name, value in options.items() if value not in (None, "", [])}
+
+
+def move_session(
+    db: Session,
+    session_id: int,
+    start: str,
+    *,
+    source: Path = Path("command line"),
+    now: datetime | None = None,
+) -> MeetingSession:
+    """Give a scheduled session a new start (in its own time zone unless an offset is given)."""
+    meeting = get_session(db, session_id)
+    if meeting.status is SessionStatus.CANCELLED:
+        raise SessionStateError(f"session {session_id} is cancelled: {meeting.note or 'no reason given'}")
+    check = _Check(source)
+    starts_at = _start(check, Raw(start), ZoneInfo(meeting.timezone), now or utcnow())
+    if check.problems or starts_at is None:
+        raise SessionInvalid(check.problems, f"session {session_id} was not moved")
+    meeting.starts_at = starts_at
+    db.add(meeting)
+    db.commit()
+    db.refresh(meeting)
+    return meeting

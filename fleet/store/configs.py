@@ -120,7 +120,13 @@ def latest_backups(session: Session, devices: Iterable[str]) -> dict[str, Config
 # --- audit ----------------------------------------------------------------------------------------
 
 
-def add_audit(session: Session, entries: Iterable[AuditEntry], actor: str, run_id: int | None) -> None:
+def add_audit(
+    session: Session,
+    entries: Iterable[AuditEntry],
+    actor: str,
+    run_id: int | None,
+    request_id: str = "",
+) -> None:
     """Append entries to the audit trail (not committed here)."""
     now = utcnow()
     for entry in entries:
@@ -134,6 +140,7 @@ def add_audit(session: Session, entries: Iterable[AuditEntry], actor: str, run_i
                 run_id=run_id,
                 detail=entry.detail[:4000],
                 diff=entry.diff,
+                request_id=request_id,
             )
         )
 
@@ -145,9 +152,16 @@ def list_audit(
     run_id: int | None = None,
     actions: Sequence[str] = (),
     since: datetime | None = None,
+    actor: str | None = None,
+    request_id: str | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[AuditEvent]:
     query = select(AuditEvent)
+    if actor:
+        query = query.where(col(AuditEvent.actor) == actor)
+    if request_id:
+        query = query.where(col(AuditEvent.request_id) == request_id)
     if device:
         query = query.where(col(AuditEvent.device) == device)
     if run_id is not None:
@@ -156,7 +170,7 @@ def list_audit(
         query = query.where(col(AuditEvent.action).in_(list(actions)))
     if since is not None:
         query = query.where(col(AuditEvent.at) >= since)
-    return list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)))
+    return list(session.exec(query.order_by(col(AuditEvent.id).desc()).offset(offset).limit(limit)))
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -242,8 +256,9 @@ def get_run(session: Session, run_id: int) -> ProvisionRun | None:
     return session.get(ProvisionRun, run_id)
 
 
-def list_runs(session: Session, limit: int = 20) -> list[ProvisionRun]:
-    return list(session.exec(select(ProvisionRun).order_by(col(ProvisionRun.id).desc()).limit(limit)))
+def list_runs(session: Session, limit: int = 20, offset: int = 0) -> list[ProvisionRun]:
+    query = select(ProvisionRun).order_by(col(ProvisionRun.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)))
 
 
 def run_results(session: Session, run_id: int) -> list[ProvisionResult]:

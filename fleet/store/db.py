@@ -29,13 +29,13 @@ def normalise_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"database URL is not valid: {_redact_url(url)}") from None
+        raise ConfigError(f"database URL is not valid: {redact_url(url)}") from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 
 
-def _redact_url(url: str) -> str:
+def redact_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -78,10 +78,10 @@ def upgrade(engine: Engine) -> None:
     try:
         if schema_is_current(engine):
             return
-        log.info("upgrading database schema at %s", _redact_url(str(engine.url)))
+        log.info("upgrading database schema at %s", redact_url(str(engine.url)))
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the database {_redact_url(str(engine.url))}: {exc.orig}") from None
+        raise StoreError(f"cannot reach the database {redact_url(str(engine.url))}: {exc.orig}") from None
 
 
 class Store:

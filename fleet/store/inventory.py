@@ -16,7 +16,7 @@ from sqlmodel.sql.expression import Select as SelectOfRows
 
 from fleet.domain.enums import Carrier, GroupMemberKind, Role
 from fleet.domain.secrets import SecretRef
-from fleet.errors import NotFoundError
+from fleet.errors import FleetError, NotFoundError
 from fleet.inventory.reference import reference
 from fleet.inventory.schema import CredentialRecord, DeviceRecord, GroupRecord, SiteRecord
 from fleet.inventory.validate import Inventory, Known
@@ -415,7 +415,9 @@ def list_devices(
     carrier: Carrier | None = None,
     role: Role | None = None,
     group: str | None = None,
+    site: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[list[DeviceRow], int]:
     """Devices matching every filter given, and how many match in all (before ``limit``)."""
     query = _device_query()
@@ -427,10 +429,14 @@ def list_devices(
         query = query.where(col(Device.role) == role)
     if group is not None:
         query = query.where(col(Site.code).in_(sorted(group_site_codes(session, group))))
+    if site is not None:
+        query = query.where(col(Site.code) == site)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     query = query.order_by(col(Site.province_code), col(Site.code), col(Device.role), col(Device.name))
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     rows = [device_row(*row) for row in session.execute(query).all()]
     return rows, total
 
@@ -488,3 +494,72 @@ def summary(session: Session) -> dict[str, Any]:
 
 def province_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Province.code, Province.name)).all())
+
+
+def list_sites(
+    session: Session,
+    *,
+    province: str | None = None,
+    carrier: Carrier | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Site]:
+    query = select(Site)
+    if province is not None:
+        query = query.where(col(Site.province_code) == resolve_province(session, province).code)
+    if carrier is not None:
+        query = query.where(col(Site.carrier) == carrier)
+    query = query.order_by(col(Site.province_code), col(Site.code))
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def update_site(
+    session: Session, code: str, changes: dict[str, str]
+) -> tuple[Site, dict[str, tuple[str, str]]]:
+    """Change a site's contact fields; the site and what changed (field: (old, new)). Not committed."""
+    site = session.exec(select(Site).where(col(Site.code) == code)).one_or_none()
+    if site is None:
+        raise NotFoundError(f"no site with code '{code}'")
+    changed = {}
+    for name, value in changes.items():
+        old = getattr(site, name)
+        if old != value:
+            changed[name] = (old, value)
+            setattr(site, name, value)
+    if changed:
+        site.updated_at = utcnow()
+        session.add(site)
+    return site, changed
+
+
+def get_device(session: Session, name: str) -> tuple[DeviceRow, Device]:
+    found = session.execute(_device_query().where(col(Device.name) == name)).first()
+    if found is None:
+        raise NotFoundError(f"no device named '{name}'")
+    return device_row(*found), found[0]
+
+
+def update_device(
+    session: Session, name: str, changes: dict[str, str]
+) -> tuple[Device, dict[str, tuple[str, str]]]:
+    """Change a device's expected firmware or credential profile (by name). Not committed."""
+    row, device = get_device(session, name)
+    changed = {}
+    if "expected_firmware" in changes and changes["expected_firmware"] != device.expected_firmware:
+        changed["expected_firmware"] = (device.expected_firmware, changes["expected_firmware"])
+        device.expected_firmware = changes["expected_firmware"]
+    wanted = changes.get("credential_profile")
+    if wanted is not None and wanted != row.credential_profile:
+        profile = session.exec(select(CredentialProfile).where(col(CredentialProfile.name) == wanted)).first()
+        if profile is None:
+            raise UnknownReference(f"credential_profile '{wanted}': no such credential profile")
+        changed["credential_profile"] = (row.credential_profile, wanted)
+        device.credential_profile_id = profile.id or 0
+    if changed:
+        device.updated_at = utcnow()
+        session.add(device)
+    return device, changed
+
+
+class UnknownReference(FleetError):
+    exit_code = 2

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from fleet.domain.enums import (
@@ -20,6 +33,7 @@ from fleet.domain.enums import (
 from fleet.domain.health import DeviceStatus
 from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, ProvisionMode, Step
 from fleet.domain.readiness import RunStatus, SessionStatus, Verdict
+from fleet.domain.service import ApiRole, JobKind, JobRunStatus
 from fleet.domain.sweep import SweepStatus
 from fleet.store.types import StrEnumType, UTCDateTime, utcnow
 
@@ -352,3 +366,66 @@ class AuditEvent(SQLModel, table=True):
     run_id: int | None = Field(default=None, index=True)
     detail: str = Field(default="", max_length=4000)
     diff: str = Field(default="", sa_column=Column(Text, nullable=False))
+    request_id: str = Field(default="", max_length=64, index=True)  # the API request that did it
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the API. Only its SHA-256 is kept: the token itself is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)  # whose it is: the actor in the audit trail
+    role: ApiRole = Field(sa_type=StrEnumType(ApiRole, length=16))
+    sha256: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # the first characters, to recognise a token in a list
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default="", max_length=255)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who runs the scheduler against this database, until when (renewed while it lives)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=255)
+    acquired_at: datetime = Field(sa_type=UTCDateTime)
+    renewed_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    generation: int = 0  # goes up at every change of holder (a fencing token)
+
+
+class JobRun(SQLModel, table=True):
+    """One firing of a scheduled job; the unique key makes each firing run at most once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=100, index=True)
+    kind: JobKind = Field(sa_type=StrEnumType(JobKind, length=16))
+    scheduled_for: datetime = Field(sa_type=UTCDateTime, index=True)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: JobRunStatus = Field(sa_type=StrEnumType(JobRunStatus, length=16), index=True)
+    holder: str = Field(default="", max_length=255)
+    late_s: float = 0.0  # how long after its time it started
+    session_id: int | None = Field(default=None, index=True)
+    sweep_id: int | None = None
+    readiness_run_id: int | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+# APScheduler's job store, declared here so that migrations own it; the columns are the ones
+# APScheduler 3's SQLAlchemyJobStore defines (it finds the table present and leaves it alone).
+scheduler_job = Table(
+    "scheduler_job",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import case, delete, insert, update
 from sqlmodel import Session, col, select
 
-from fleet.domain.readiness import CheckResult, RunStatus, SessionStatus, SiteVerdict, Verdict
+from fleet.domain.readiness import VERDICT_ORDER, CheckResult, RunStatus, SessionStatus, SiteVerdict, Verdict
 from fleet.errors import FleetError, NotFoundError
 from fleet.store.inventory import group_site_codes
 from fleet.store.models import (
@@ -292,8 +292,33 @@ def run_verdicts(session: Session, run_id: int) -> dict[str, SiteVerdictRow]:
     return dict(rows)
 
 
-def list_runs(session: Session, session_id: int | None = None, limit: int = 20) -> list[ReadinessRun]:
-    query = select(ReadinessRun).order_by(col(ReadinessRun.id).desc()).limit(limit)
+def list_runs(
+    session: Session, session_id: int | None = None, limit: int = 20, offset: int = 0
+) -> list[ReadinessRun]:
+    query = select(ReadinessRun).order_by(col(ReadinessRun.id).desc()).offset(offset).limit(limit)
     if session_id is not None:
         query = query.where(col(ReadinessRun.session_id) == session_id)
     return list(session.exec(query).all())
+
+
+def get_run(session: Session, run_id: int) -> ReadinessRun:
+    run = session.get(ReadinessRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no readiness run {run_id}")
+    return run
+
+
+def verdict_page(
+    session: Session, run_id: int, verdicts: Sequence[str] = (), limit: int = 100, offset: int = 0
+) -> list[tuple[str, str, SiteVerdictRow]]:
+    """(site code, site name, verdict row) of a run, worst first then by site code."""
+    order = case({v.value: i for i, v in enumerate(VERDICT_ORDER)}, value=col(SiteVerdictRow.verdict))
+    query = (
+        select(Site.code, Site.name, SiteVerdictRow)
+        .join(SiteVerdictRow, col(SiteVerdictRow.site_id) == col(Site.id))
+        .where(col(SiteVerdictRow.run_id) == run_id)
+    )
+    if verdicts:
+        query = query.where(col(SiteVerdictRow.verdict).in_(list(verdicts)))
+    query = query.order_by(order, col(Site.code)).offset(offset).limit(limit)
+    return [(code, name, row) for code, name, row in session.execute(query).all()]

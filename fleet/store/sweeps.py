@@ -91,6 +91,12 @@ def reap_dead_sweeps(session: Session, now: datetime | None = None) -> list[int]
     return reaped
 
 
+def running_sweep(session: Session) -> Sweep | None:
+    """A sweep still running (reap the dead ones first), or None."""
+    query = select(Sweep).where(col(Sweep.status) == SweepStatus.RUNNING).order_by(col(Sweep.id))
+    return session.exec(query.limit(1)).first()
+
+
 def begin_sweep(session: Session, scope: dict[str, Any], devices: int, trigger: str = "cli") -> Sweep:
     reap_dead_sweeps(session)
     sweep = Sweep(
@@ -207,8 +213,34 @@ def latest_facts(session: Session) -> dict[str, dict[str, Any]]:
     return dict(rows)
 
 
-def list_sweeps(session: Session, limit: int = 20) -> list[Sweep]:
-    return list(session.exec(select(Sweep).order_by(col(Sweep.id).desc()).limit(limit)).all())
+def get_sweep(session: Session, sweep_id: int) -> Sweep:
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise NotFoundError(f"no sweep {sweep_id}")
+    return sweep
+
+
+def list_sweeps(session: Session, limit: int = 20, offset: int = 0) -> list[Sweep]:
+    query = select(Sweep).order_by(col(Sweep.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def samples(
+    session: Session,
+    *,
+    sweep_id: int | None = None,
+    device: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[tuple[str, DeviceSample]]:
+    """Sweep samples with their device's name, newest first (a device's history, or a sweep's results)."""
+    query = select(Device.name, DeviceSample).join(Device, col(Device.id) == col(DeviceSample.device_id))
+    if sweep_id is not None:
+        query = query.where(col(DeviceSample.sweep_id) == sweep_id)
+    if device is not None:
+        query = query.where(col(Device.name) == device)
+    query = query.order_by(col(DeviceSample.at).desc(), col(Device.name))
+    return [(name, row) for name, row in session.execute(query.offset(offset).limit(limit)).all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +282,9 @@ def device_states(
     province: str | None = None,
     carrier: Carrier | None = None,
     statuses: Sequence[DeviceStatus] = (),
+    device: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[StateRow]:
     """The latest state of devices matching every filter given, by province, site and role."""
     query = (
@@ -269,7 +304,10 @@ def device_states(
         query = query.where(col(Site.carrier) == carrier)
     if statuses:
         query = query.where(col(DeviceState.status).in_(list(statuses)))
+    if device is not None:
+        query = query.where(col(Device.name) == device)
     query = query.order_by(col(Site.province_code), col(Site.code), col(Device.role), col(Device.name))
+    query = query.offset(offset).limit(limit)
     return [
         StateRow(
             dev.name,

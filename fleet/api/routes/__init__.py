@@ -1,0 +1,1 @@
+"""The API routes, one module per area; each only calls into the engine and the store."""

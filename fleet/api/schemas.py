@@ -1,0 +1,484 @@
+"""What the API takes and gives: typed models, so the OpenAPI schema says exactly what comes back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fleet.domain.enums import Carrier, Role
+from fleet.domain.health import DeviceStatus
+from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, ProvisionMode, Step
+from fleet.domain.readiness import RunStatus, SessionStatus, Verdict
+from fleet.domain.service import ApiRole, JobKind, JobRunStatus
+from fleet.domain.sweep import SweepStatus
+
+T = TypeVar("T")
+NAME = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # device names, site codes, playbook names
+
+
+def one_line(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    if len(value) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError(f"must be one line of at most {limit} characters, without control characters")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last one.")
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+    request_id: str
+    problems: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# --- inventory ----------------------------------------------------------------------------------------
+
+
+class InventorySummary(BaseModel):
+    sites: int
+    devices: int
+    provinces: int
+    sites_by_carrier: dict[str, int]
+    devices_by_role: dict[str, int]
+
+
+class SiteOut(BaseModel):
+    code: str
+    name: str
+    admin_code: str
+    province_code: str
+    carrier: Carrier
+    contact_name: str
+    contact_phone: str
+    address: str
+    updated_at: datetime
+
+
+class DeviceOut(BaseModel):
+    name: str
+    site: str
+    site_name: str
+    province_code: str
+    carrier: Carrier
+    role: Role
+    vendor: str
+    model: str
+    driver: str
+    mgmt_address: str
+    snmp_port: int
+    ssh_port: int | None
+    credential_profile: str
+
+
+class SiteDetailOut(SiteOut):
+    province_name: str
+    admin_unit: str
+    groups: list[str]
+    devices: list[DeviceOut]
+
+
+class SitePatch(Strict):
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=400)
+
+    @field_validator("contact_name", "contact_phone", "address")
+    @classmethod
+    def _line(cls, value: str | None) -> str | None:
+        return one_line(value, 400)
+
+
+class DevicePatch(Strict):
+    expected_firmware: str | None = Field(default=None, max_length=64)
+    credential_profile: str | None = Field(default=None, max_length=64)
+
+    @field_validator("expected_firmware", "credential_profile")
+    @classmethod
+    def _line(cls, value: str | None) -> str | None:
+        return one_line(value, 64)
+
+
+class DeviceDetailOut(DeviceOut):
+    expected_firmware: str
+
+
+# --- state ----------------------------------------------------------------------------------------------
+
+
+class DeviceStateOut(BaseModel):
+    device: str
+    role: Role
+    site: str
+    site_name: str
+    province: str
+    province_name: str
+    carrier: Carrier
+    status: DeviceStatus
+    since: datetime
+    checked_at: datetime
+    problems: list[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+class SampleOut(BaseModel):
+    device: str
+    sweep_id: int
+    at: datetime
+    status: DeviceStatus
+    problems: list[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+# --- sweeps ----------------------------------------------------------------------------------------------
+
+
+class SweepStart(Strict):
+    provinces: list[str] = Field(default_factory=list, max_length=100)
+    carriers: list[Carrier] = Field(default_factory=list, max_length=2)
+    roles: list[Role] = Field(default_factory=list, max_length=10)
+    group: str | None = Field(default=None, max_length=64)
+    snmp_only: bool = False
+
+    @field_validator("provinces")
+    @classmethod
+    def _provinces(cls, value: list[str]) -> list[str]:
+        return [one_line(v, 100) or "" for v in value]
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        return one_line(value, 64)
+
+
+class PhaseOut(BaseModel):
+    done: int
+    total: int
+    not_ok: int
+
+
+class SweepOut(BaseModel):
+    id: int
+    status: SweepStatus
+    trigger: str
+    scope: dict[str, Any]
+    started_at: datetime
+    heartbeat_at: datetime
+    finished_at: datetime | None
+    devices: int
+    counts: dict[str, int]
+    duration_s: float | None
+    note: str
+    progress: dict[str, PhaseOut] | None = Field(
+        default=None, description="Live progress by phase, while the process that runs the sweep answers."
+    )
+
+
+# --- sessions and readiness --------------------------------------------------------------------------------
+
+
+class Participants(Strict):
+    all: bool = False
+    provinces: list[str] | None = Field(default=None, max_length=100)
+    group: str | None = Field(default=None, max_length=64)
+    sites: list[str] | None = Field(default=None, max_length=20000)
+
+    @model_validator(mode="after")
+    def _one(self) -> Participants:
+        given = [self.all, self.provinces is not None, self.group is not None, self.sites is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of all, provinces, group or sites")
+        for value in [*(self.provinces or []), *(self.sites or []), self.group or ""]:
+            one_line(value, 100)
+        return self
+
+    def definition(self) -> Any:
+        if self.all:
+            return "all"
+        if self.provinces is not None:
+            return {"provinces": self.provinces}
+        if self.group is not None:
+            return {"group": self.group}
+        return {"sites": self.sites}
+
+
+class SessionCreate(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    start: str = Field(
+        min_length=1,
+        max_length=40,
+        description="'YYYY-MM-DD HH:MM' in the session's time zone, or an ISO time with an offset.",
+    )
+    timezone: str | None = Field(default=None, max_length=64)
+    dial_string: str = Field(min_length=1, max_length=255)
+    bridge: str | None = Field(default=None, max_length=255)
+    check_set: str | None = Field(default=None, max_length=64, pattern=NAME)
+    participants: Participants
+
+    @field_validator("title", "start", "timezone", "dial_string", "bridge")
+    @classmethod
+    def _line(cls, value: str | None) -> str | None:
+        return one_line(value, 300)
+
+
+class SessionPatch(Strict):
+    start: str = Field(min_length=1, max_length=40, description="The new start, as in SessionCreate.")
+
+    @field_validator("start")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        return one_line(value, 40) or ""
+
+
+class SessionCancel(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        return one_line(value, 2000) or ""
+
+
+class SessionOut(BaseModel):
+    id: int
+    title: str
+    starts_at: datetime
+    timezone: str
+    dial_string: str
+    bridge: str
+    check_set: str
+    participants: dict[str, Any]
+    status: SessionStatus
+    note: str
+
+
+class SessionDetailOut(SessionOut):
+    sites: int
+    readiness_at: list[datetime] = Field(description="When the scheduler runs readiness for it (UTC).")
+
+
+class ReadinessStart(Strict):
+    deadline: float | None = Field(default=None, ge=5, le=3600)
+    fresh: bool = False
+
+
+class ReadinessRunOut(BaseModel):
+    id: int
+    session_id: int
+    status: RunStatus
+    trigger: str
+    check_set: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    sites: int
+    counts: dict[str, int]
+    polled: int
+    reused: int
+    rechecked: int
+    deadline_hit: bool
+    note: str
+    reports: dict[str, str] = Field(description="API paths of the HTML, CSV and JSON report, once written.")
+
+
+class VerdictOut(BaseModel):
+    site: str
+    site_name: str
+    verdict: Verdict
+    reason: str
+    parties: list[str]
+    results: list[dict[str, Any]]
+    source: str
+    rechecked: bool
+    checked_at: datetime | None
+
+
+# --- provisioning, configuration, audit --------------------------------------------------------------------
+
+
+class ProvisionRequest(Strict):
+    playbook: str = Field(pattern=NAME, description="A playbook name in playbooks/provision/.")
+    apply: bool = Field(default=False, description="Change the devices (admin); otherwise a dry run.")
+    provinces: list[str] = Field(default_factory=list, max_length=100)
+    carriers: list[Carrier] = Field(default_factory=list, max_length=2)
+    roles: list[Role] = Field(default_factory=list, max_length=10)
+    group: str | None = Field(default=None, max_length=64)
+    canary: int | None = Field(default=None, ge=0, le=1000)
+    max_failure_rate: float | None = Field(default=None, ge=0, le=1)
+    workers: int | None = Field(default=None, ge=1, le=200)
+    override_freeze_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @field_validator("provinces")
+    @classmethod
+    def _provinces(cls, value: list[str]) -> list[str]:
+        return [one_line(v, 100) or "" for v in value]
+
+    @field_validator("group", "override_freeze_reason")
+    @classmethod
+    def _line(cls, value: str | None) -> str | None:
+        return one_line(value, 2000)
+
+
+class ProvisionRunOut(BaseModel):
+    id: int
+    mode: ProvisionMode
+    playbook: str
+    actor: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    devices: int
+    counts: dict[str, int]
+    override_reason: str
+    stopped: str
+    note: str
+
+
+class ProvisionResultOut(BaseModel):
+    device: str
+    site: str
+    outcome: DeviceOutcome
+    step: Step | None
+    reason: str
+    failed_line: str
+    diff: str
+    lines: int
+    elapsed_s: float
+
+
+class BackupOut(BaseModel):
+    device: str
+    version: int
+    taken_at: datetime
+    last_seen_at: datetime
+    sha256: str
+    size: int
+    source: str
+    run_id: int | None
+
+
+class BackupTextOut(BackupOut):
+    text: str
+
+
+class DriftOut(BaseModel):
+    device: str
+    site: str
+    driver: str
+    playbook: str
+    drift: bool
+    lines: list[str] = Field(default_factory=list)
+    diff: str = ""
+    backup_version: int | None = None
+    backup_taken_at: datetime | None = None
+    reason: str = ""
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: AuditAction
+    outcome: AuditOutcome
+    device: str
+    run_id: int | None
+    detail: str
+    diff: str
+    request_id: str
+
+
+# --- tokens, scheduler, who am I ---------------------------------------------------------------------------
+
+
+class TokenCreate(Strict):
+    name: str = Field(min_length=1, max_length=100, description="Whose token: the actor in the audit trail.")
+    role: ApiRole
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @field_validator("name")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        return one_line(value, 100) or ""
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: ApiRole
+    prefix: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+class Me(BaseModel):
+    token_id: int
+    name: str
+    role: ApiRole
+
+
+class LeaseOut(BaseModel):
+    holder: str
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime
+    generation: int
+    alive: bool
+
+
+class ScheduledJobOut(BaseModel):
+    id: str
+    next_run_at: datetime | None
+
+
+class FiringOut(BaseModel):
+    id: int
+    job_id: str
+    kind: JobKind
+    scheduled_for: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    status: JobRunStatus
+    holder: str
+    late_s: float
+    session_id: int | None
+    sweep_id: int | None
+    readiness_run_id: int | None
+    note: str
+
+
+class SchedulerOut(BaseModel):
+    lease: LeaseOut | None
+    this_process: Literal["leader", "standby", "not running"]
+    sweep_interval_s: float
+    readiness_offsets_min: list[float]
+    jobs: list[ScheduledJobOut]
+    recent: list[FiringOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
