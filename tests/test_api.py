@@ -107,7 +107,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, int]] = [
         },
         "operator",
         201,
-    ),  # fmt: skip
+    ),
     ("GET", "/api/v1/sessions", None, "viewer", 200),
     ("GET", "/api/v1/sessions/{session}", None, "viewer", 200),
     ("PATCH", "/api/v1/sessions/{session}", {"start": "2031-01-06 08:30"}, "operator", 200),
