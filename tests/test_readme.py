@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fleet.inventory.schema import Kind, column_names
 from fleet.inventory.validate import Known, validate_paths
+from fleet.settings import Settings
 from fleet.sim.faults import FaultKind, load_scenario
 from tests.conftest import ROOT
 
@@ -48,3 +49,8 @@ def test_the_scenario_example_loads_against_the_shipped_inventory(tmp_path: Path
     scenario = load_scenario(path, roles)
     assert scenario.rate == 0.02
     assert [f.kind for f in scenario.faults["vn32248-rtr"]] == [FaultKind.POOR_LINK]
+
+
+def test_every_setting_is_in_the_settings_table() -> None:
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in README]
+    assert missing == []

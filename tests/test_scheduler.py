@@ -76,7 +76,7 @@ def test_two_schedulers_run_each_sweep_once_and_the_standby_takes_over(db_url: s
             "the standby to take the lease",
             lambda: _rows(
                 db_url,
-                f"select holder, acquired_at from scheduler_lease where holder like '%:{standby.pid}:%'",
+                f"select holder, acquired_at from scheduler_lease where holder like '%:{standby.pid}:%'",  # noqa: S608 - a pid
             ),
             LEASE * 3,
         )

@@ -82,22 +82,23 @@ def _unauthorised(message: str) -> HTTPException:
 def caller(
     request: Request,
     svc: Svc,
+    session: DB,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
+    """The token's owner and role (the request's own database session reads it: one per request)."""
     if credentials is None:
         raise _unauthorised("a bearer token is required: Authorization: Bearer <token>")
-    with svc.store.session() as session:
-        row = repo.authenticate(session, credentials.credentials)
-        if row is None:
-            raise _unauthorised("the token is not known, or has been revoked or has expired")
-        now = utcnow()
-        with svc.lock:
-            last = svc.touched.get(row.id or 0)
-            due = last is None or now - last > TOUCH_EVERY
-            if due:
-                svc.touched[row.id or 0] = now
+    row = repo.authenticate(session, credentials.credentials)
+    if row is None:
+        raise _unauthorised("the token is not known, or has been revoked or has expired")
+    now = utcnow()
+    with svc.lock:
+        last = svc.touched.get(row.id or 0)
+        due = last is None or now - last > TOUCH_EVERY
         if due:
-            repo.touch_token(session, row.id or 0, now)
+            svc.touched[row.id or 0] = now
+    if due:
+        repo.touch_token(session, row.id or 0, now)
     return Caller(row.id or 0, row.name, row.role, request.state.request_id)
 
 
