@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceStatus
@@ -18,12 +18,15 @@ T = TypeVar("T")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # device names, site codes, playbook names
 
 
-def one_line(value: str | None, limit: int) -> str | None:
-    if value is None:
-        return None
-    if len(value) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError(f"must be one line of at most {limit} characters, without control characters")
+def _one_line(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must be one line, without control characters")
     return value
+
+
+# Text that ends up in the database, in logs or on a device: one line, no control characters.
+Line = Annotated[str, AfterValidator(_one_line)]
+Item = Annotated[str, Field(max_length=100), AfterValidator(_one_line)]  # a province, a site code
 
 
 class Strict(BaseModel):
@@ -95,24 +98,14 @@ class SiteDetailOut(SiteOut):
 
 
 class SitePatch(Strict):
-    contact_name: str | None = Field(default=None, max_length=200)
-    contact_phone: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=400)
-
-    @field_validator("contact_name", "contact_phone", "address")
-    @classmethod
-    def _line(cls, value: str | None) -> str | None:
-        return one_line(value, 400)
+    contact_name: Line | None = Field(default=None, max_length=200)
+    contact_phone: Line | None = Field(default=None, max_length=32)
+    address: Line | None = Field(default=None, max_length=400)
 
 
 class DevicePatch(Strict):
-    expected_firmware: str | None = Field(default=None, max_length=64)
-    credential_profile: str | None = Field(default=None, max_length=64)
-
-    @field_validator("expected_firmware", "credential_profile")
-    @classmethod
-    def _line(cls, value: str | None) -> str | None:
-        return one_line(value, 64)
+    expected_firmware: Line | None = Field(default=None, max_length=64)
+    credential_profile: Line | None = Field(default=None, max_length=64)
 
 
 class DeviceDetailOut(DeviceOut):
@@ -150,21 +143,11 @@ class SampleOut(BaseModel):
 
 
 class SweepStart(Strict):
-    provinces: list[str] = Field(default_factory=list, max_length=100)
+    provinces: list[Item] = Field(default_factory=list, max_length=100)
     carriers: list[Carrier] = Field(default_factory=list, max_length=2)
     roles: list[Role] = Field(default_factory=list, max_length=10)
-    group: str | None = Field(default=None, max_length=64)
+    group: Line | None = Field(default=None, max_length=64)
     snmp_only: bool = False
-
-    @field_validator("provinces")
-    @classmethod
-    def _provinces(cls, value: list[str]) -> list[str]:
-        return [one_line(v, 100) or "" for v in value]
-
-    @field_validator("group")
-    @classmethod
-    def _group(cls, value: str | None) -> str | None:
-        return one_line(value, 64)
 
 
 class PhaseOut(BaseModel):
@@ -195,17 +178,15 @@ class SweepOut(BaseModel):
 
 class Participants(Strict):
     all: bool = False
-    provinces: list[str] | None = Field(default=None, max_length=100)
-    group: str | None = Field(default=None, max_length=64)
-    sites: list[str] | None = Field(default=None, max_length=20000)
+    provinces: list[Item] | None = Field(default=None, max_length=100)
+    group: Line | None = Field(default=None, max_length=64)
+    sites: list[Item] | None = Field(default=None, max_length=20000)
 
     @model_validator(mode="after")
     def _one(self) -> Participants:
         given = [self.all, self.provinces is not None, self.group is not None, self.sites is not None]
         if sum(given) != 1:
             raise ValueError("give exactly one of all, provinces, group or sites")
-        for value in [*(self.provinces or []), *(self.sites or []), self.group or ""]:
-            one_line(value, 100)
         return self
 
     def definition(self) -> Any:
@@ -219,40 +200,25 @@ class Participants(Strict):
 
 
 class SessionCreate(Strict):
-    title: str = Field(min_length=1, max_length=300)
-    start: str = Field(
+    title: Line = Field(min_length=1, max_length=300)
+    start: Line = Field(
         min_length=1,
         max_length=40,
         description="'YYYY-MM-DD HH:MM' in the session's time zone, or an ISO time with an offset.",
     )
-    timezone: str | None = Field(default=None, max_length=64)
-    dial_string: str = Field(min_length=1, max_length=255)
-    bridge: str | None = Field(default=None, max_length=255)
-    check_set: str | None = Field(default=None, max_length=64, pattern=NAME)
+    timezone: Line | None = Field(default=None, max_length=64)
+    dial_string: Line = Field(min_length=1, max_length=255)
+    bridge: Line | None = Field(default=None, max_length=255)
+    check_set: Line | None = Field(default=None, max_length=64, pattern=NAME)
     participants: Participants
-
-    @field_validator("title", "start", "timezone", "dial_string", "bridge")
-    @classmethod
-    def _line(cls, value: str | None) -> str | None:
-        return one_line(value, 300)
 
 
 class SessionPatch(Strict):
-    start: str = Field(min_length=1, max_length=40, description="The new start, as in SessionCreate.")
-
-    @field_validator("start")
-    @classmethod
-    def _line(cls, value: str) -> str:
-        return one_line(value, 40) or ""
+    start: Line = Field(min_length=1, max_length=40, description="The new start, as in SessionCreate.")
 
 
 class SessionCancel(Strict):
-    reason: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("reason")
-    @classmethod
-    def _line(cls, value: str) -> str:
-        return one_line(value, 2000) or ""
+    reason: Line = Field(min_length=1, max_length=2000)
 
 
 class SessionOut(BaseModel):
@@ -315,24 +281,14 @@ class VerdictOut(BaseModel):
 class ProvisionRequest(Strict):
     playbook: str = Field(pattern=NAME, description="A playbook name in playbooks/provision/.")
     apply: bool = Field(default=False, description="Change the devices (admin); otherwise a dry run.")
-    provinces: list[str] = Field(default_factory=list, max_length=100)
+    provinces: list[Item] = Field(default_factory=list, max_length=100)
     carriers: list[Carrier] = Field(default_factory=list, max_length=2)
     roles: list[Role] = Field(default_factory=list, max_length=10)
-    group: str | None = Field(default=None, max_length=64)
+    group: Line | None = Field(default=None, max_length=64)
     canary: int | None = Field(default=None, ge=0, le=1000)
     max_failure_rate: float | None = Field(default=None, ge=0, le=1)
     workers: int | None = Field(default=None, ge=1, le=200)
-    override_freeze_reason: str | None = Field(default=None, min_length=1, max_length=2000)
-
-    @field_validator("provinces")
-    @classmethod
-    def _provinces(cls, value: list[str]) -> list[str]:
-        return [one_line(v, 100) or "" for v in value]
-
-    @field_validator("group", "override_freeze_reason")
-    @classmethod
-    def _line(cls, value: str | None) -> str | None:
-        return one_line(value, 2000)
+    override_freeze_reason: Line | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class ProvisionRunOut(BaseModel):
@@ -408,14 +364,9 @@ class AuditOut(BaseModel):
 
 
 class TokenCreate(Strict):
-    name: str = Field(min_length=1, max_length=100, description="Whose token: the actor in the audit trail.")
+    name: Line = Field(min_length=1, max_length=100, description="Whose token: the actor in the audit trail.")
     role: ApiRole
     expires_days: int | None = Field(default=None, ge=1, le=3650)
-
-    @field_validator("name")
-    @classmethod
-    def _line(cls, value: str) -> str:
-        return one_line(value, 100) or ""
 
 
 class TokenOut(BaseModel):
