@@ -7,6 +7,7 @@ Sources, strongest first: arguments given in code, ``FLEET_*`` environment varia
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -110,6 +111,10 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Address 'fleet serve' listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port 'fleet serve' listens on.")
     api_max_page: int = Field(default=500, ge=10, le=10000, description="Most items one API page returns.")
+
+    @property
+    def sample_retention(self) -> timedelta:
+        return timedelta(days=self.sample_retention_days)
 
     @field_validator("readiness_offsets")
     @classmethod

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleet.domain.service import ApiRole, JobKind, JobRunStatus
+from fleet.service import scheduler as module
 from fleet.service.scheduler import EPOCH, slot_of
+from fleet.settings import Settings
 from fleet.store import service as repo
 from fleet.store.db import Store
 from fleet.store.types import utcnow
@@ -65,3 +67,32 @@ def test_sweep_slots_are_aligned_to_the_interval() -> None:
     assert slot_of(EPOCH + timedelta(seconds=299.9), 300) == EPOCH
     assert slot_of(EPOCH + timedelta(seconds=300), 300) == EPOCH + timedelta(seconds=300)
     assert ApiRole.ADMIN.may(ApiRole.OPERATOR) and not ApiRole.VIEWER.may(ApiRole.OPERATOR)
+
+
+class _FakeScheduler:
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.stopped = True
+
+
+def test_a_leader_that_cannot_renew_stops_before_its_lease_could_pass_on(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(Settings(database_url=sqlite_url))
+    service = module.SchedulerService(store, Settings(database_url=sqlite_url, scheduler_lease=30))
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(module.repo, "acquire_lease", unreachable)
+    fake = _FakeScheduler()
+    service._aps = fake  # type: ignore[assignment]
+    service._renewed = utcnow() - timedelta(seconds=11)  # one renewal (every 10 s) missed: keep going
+    service._tick()
+    assert service.leader and not fake.stopped
+    service._renewed = utcnow() - timedelta(seconds=16)  # the next tick could come after the expiry
+    service._tick()
+    assert not service.leader and fake.stopped
+    store.close()

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -162,6 +162,3 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """For ``uvicorn --factory`` and several workers: settings from FLEET_* and fleet.toml."""
     return create_app(scheduler=os.environ.get("FLEET_SERVE_SCHEDULER", "1") == "1")
-
-
-__all__ = ["HTTPException", "app_from_environment", "create_app"]

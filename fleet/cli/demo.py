@@ -134,7 +134,7 @@ def demo(
                 sweep=options,
                 deadline_s=settings.readiness_deadline,
                 report_dir=settings.report_dir,
-                retention=timedelta(days=settings.sample_retention_days),
+                retention=settings.sample_retention,
             )
             outcome = readiness_cli.readiness_with_progress(session_id, readiness)
             readiness_cli.print_outcome(outcome)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +126,7 @@ def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = Tru
             store,
             scope,
             options,
-            retention=timedelta(days=deps.settings().sample_retention_days),
+            retention=deps.settings().sample_retention,
             listeners=(bar,),
         )
 

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -27,10 +26,11 @@ from fleet.engine.targets import Scope
 from fleet.errors import FleetError
 from fleet.provision.playbook import Playbook
 from fleet.settings import Settings
+from fleet.store import configs as configs_repo
+from fleet.store import readiness as readiness_repo
 from fleet.store import sweeps as sweeps_repo
 from fleet.store.db import Store
 from fleet.store.models import ProvisionRun, ReadinessRun
-from fleet.store.readiness import SessionStateError
 
 log = logging.getLogger(__name__)
 START_WAIT = 60.0  # seconds a request waits for its run to be recorded
@@ -118,7 +118,7 @@ class BackgroundRuns:
                     self.store,
                     scope,
                     options,
-                    retention=self._retention(),
+                    retention=self.settings.sample_retention,
                     listeners=(progress,),
                     trigger="api",
                     on_begin=begin,
@@ -130,21 +130,19 @@ class BackgroundRuns:
         progress = self._progress.get(sweep_id)
         return dict(progress.phases) if progress is not None else None
 
-    def _retention(self) -> timedelta:
-        return timedelta(days=self.settings.sample_retention_days)
-
     # --- readiness ----------------------------------------------------------------------------------
 
     def start_readiness(self, session_id: int, options: ReadinessOptions) -> int:
         with self._lock:
             with self.store.session() as session:
+                readiness_repo.reap_dead_runs(session)
                 running = session.exec(
                     select(ReadinessRun)
                     .where(col(ReadinessRun.session_id) == session_id)
                     .where(col(ReadinessRun.status) == RunStatus.RUNNING)
                 ).first()
             if running is not None:
-                raise SessionStateError(
+                raise readiness_repo.SessionStateError(
                     f"readiness run {running.id} of session {session_id} is still running"
                 )
 
@@ -166,10 +164,13 @@ class BackgroundRuns:
         with self._lock:
             if options.applies:
                 with self.store.session() as session:
+                    configs_repo.reap_dead_runs(session)
                     running = session.exec(
-                        select(ProvisionRun).where(col(ProvisionRun.status) == RunStatus.RUNNING)
+                        select(ProvisionRun)
+                        .where(col(ProvisionRun.status) == RunStatus.RUNNING)
+                        .where(col(ProvisionRun.mode) == options.mode)
                     ).first()
-                if running is not None and running.mode is options.mode:
+                if running is not None:
                     raise Busy(f"provisioning run {running.id} ({running.mode.value}) is still running")
 
             def work(on_begin: Callable[[int], None]) -> None:

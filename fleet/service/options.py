@@ -38,7 +38,7 @@ def readiness_options(
         reuse_minutes=0.0 if fresh else None,
         recheck=recheck,
         report_dir=report_dir or settings.report_dir,
-        retention=timedelta(days=settings.sample_retention_days),
+        retention=settings.sample_retention,
     )
 
 

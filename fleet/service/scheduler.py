@@ -25,7 +25,6 @@ import os
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,14 +96,6 @@ def scheduled_readiness(session_id: int, offset: float) -> None:
         _Active.service.run_readiness_firing(session_id, offset)
 
 
-@dataclass(frozen=True, slots=True)
-class LeaderState:
-    leader: bool
-    holder: str
-    generation: int | None
-    since: datetime | None
-
-
 class SchedulerService:
     """Compete for the lease; while holding it, run APScheduler with fleet's jobs."""
 
@@ -114,8 +105,6 @@ class SchedulerService:
         self.lease = timedelta(seconds=settings.scheduler_lease)
         self.interval = settings.sweep_interval
         self._aps: BackgroundScheduler | None = None
-        self._generation: int | None = None
-        self._leader_since: datetime | None = None
         self._renewed: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,9 +115,6 @@ class SchedulerService:
     @property
     def leader(self) -> bool:
         return self._aps is not None
-
-    def state(self) -> LeaderState:
-        return LeaderState(self.leader, self.holder, self._generation, self._leader_since)
 
     def start(self) -> None:
         """Run in a background thread (``fleet serve`` embeds the scheduler this way)."""
@@ -168,8 +154,9 @@ class SchedulerService:
                 generation = repo.acquire_lease(session, self.holder, self.lease, now)
         except Exception as exc:
             log.warning("scheduler %s: cannot reach the lease: %s", self.holder, exc)
-            # Without a renewal we must stop before the lease can pass to someone else.
-            if self.leader and self._renewed and utcnow() - self._renewed > self.lease * 2 / 3:
+            # Without a renewal we must stop before the lease can pass to someone else: ticks come
+            # every third of the lease, so half of it means the next tick could already be too late.
+            if self.leader and self._renewed and utcnow() - self._renewed > self.lease / 2:
                 self._demote("the lease could not be renewed in time")
             return
         if generation is None:
@@ -182,7 +169,6 @@ class SchedulerService:
 
     def _promote(self, generation: int) -> None:
         with self._lock:
-            self._generation, self._leader_since = generation, utcnow()
             with self.store.session() as session:
                 orphans = repo.abort_orphans(session, self.holder)
             log.warning(
@@ -224,8 +210,6 @@ class SchedulerService:
                 _Active.service = None
             log.warning("scheduler %s stops scheduling: %s", self.holder, why)
             aps.shutdown(wait=False)
-            self._generation = None
-            self._leader_since = None
 
     def _ensure_sweep_job(self, aps: BackgroundScheduler) -> None:
         wanted = timedelta(seconds=self.interval)
@@ -331,7 +315,7 @@ class SchedulerService:
                 self.store,
                 Scope(),
                 sweep_options(self.settings),
-                retention=timedelta(days=self.settings.sample_retention_days),
+                retention=self.settings.sample_retention,
                 trigger="scheduler",
                 on_begin=sweep_ids.append,
             )
@@ -398,6 +382,8 @@ class SchedulerService:
                 if not repo.firing_recorded(session, readiness_job_id(sid, latest), latest_at):
                     wanted[readiness_job_id(sid, latest)] = (sid, latest, latest_at)  # runs at once
                 for at, o in past[:-1]:
+                    if repo.firing_recorded(session, readiness_job_id(sid, o), at):
+                        continue  # read first: a failed insert at every sync would be noise in the server log
                     repo.note_firing(
                         session,
                         readiness_job_id(sid, o),
@@ -490,15 +476,3 @@ class SchedulerService:
                 f"{done.run.sites} sites: {counts}; report {done.run.report_dir}",
                 readiness_run_id=done.run.id,
             )
-
-    # --- what it is doing -----------------------------------------------------------------------------
-
-    def jobs(self) -> list[dict[str, Any]]:
-        aps = self._aps
-        if aps is None:
-            return []
-        return [
-            {"id": job.id, "name": job.name, "next_run_at": job.next_run_time}
-            for job in aps.get_jobs()
-            if job.id != SYNC_JOB
-        ]

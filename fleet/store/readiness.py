@@ -53,14 +53,19 @@ def get_session(session: Session, session_id: int) -> MeetingSession:
 
 
 def list_sessions(
-    session: Session, *, include_cancelled: bool = False, since: datetime | None = None, limit: int = 50
+    session: Session,
+    *,
+    include_cancelled: bool = False,
+    since: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[MeetingSession]:
     query = select(MeetingSession).order_by(col(MeetingSession.starts_at), col(MeetingSession.id))
     if not include_cancelled:
         query = query.where(col(MeetingSession.status) == SessionStatus.SCHEDULED)
     if since is not None:
         query = query.where(col(MeetingSession.starts_at) >= since)
-    return list(session.exec(query.limit(limit)).all())
+    return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 def cancel_session(session: Session, session_id: int, reason: str) -> MeetingSession:

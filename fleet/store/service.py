@@ -195,17 +195,26 @@ def claim_firing(
         started_at=now,
         status=JobRunStatus.RUNNING,
         holder=holder,
-        late_s=round(max(0.0, (now - scheduled_for).total_seconds()), 3),
+        late_s=_late(scheduled_for, now),
         session_id=session_id,
     )
+    return row if _insert_once(session, row) else None
+
+
+def _late(scheduled_for: datetime, now: datetime) -> float:
+    return round(max(0.0, (now - scheduled_for).total_seconds()), 3)
+
+
+def _insert_once(session: Session, row: JobRun) -> bool:
+    """Insert a firing; False if one with its (job, time) key exists (the unique key decides races)."""
     session.add(row)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        return None
+        return False
     session.refresh(row)
-    return row
+    return True
 
 
 def note_firing(
@@ -228,17 +237,11 @@ def note_firing(
         finished_at=now,
         status=status,
         holder=holder,
-        late_s=round(max(0.0, (now - scheduled_for).total_seconds()), 3),
+        late_s=_late(scheduled_for, now),
         session_id=session_id,
         note=note[:2000],
     )
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
+    return _insert_once(session, row)
 
 
 def finish_firing(

@@ -62,6 +62,11 @@ def _device(row: DeviceRow) -> DeviceOut:
     )
 
 
+def _described(changed: dict[str, tuple[str, str]]) -> str:
+    """What a write changed, for the audit trail: field: 'old' -> 'new'."""
+    return ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+
+
 @router.get("/inventory", response_model=InventorySummary)
 def summary(db: DB, _who: Viewer) -> Any:
     """Counts: sites by carrier, devices by role, provinces covered."""
@@ -98,8 +103,7 @@ def patch_site(code: Code, change: SitePatch, db: DB, who: Admin) -> Any:
     """Change a site's contact name, phone or address (admin; audited)."""
     _row, changed = repo.update_site(db, code, change.model_dump(exclude_none=True))
     if changed:
-        detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        who.audit(db, AuditAction.INVENTORY, f"site {code}: {detail}")
+        who.audit(db, AuditAction.INVENTORY, f"site {code}: {_described(changed)}")
         db.commit()
     return _site_detail(db, code)
 
@@ -141,8 +145,7 @@ def patch_device(name: DeviceName, change: DevicePatch, db: DB, who: Admin) -> A
     """Change a device's expected firmware or credential profile (admin; audited)."""
     _row, changed = repo.update_device(db, name, change.model_dump(exclude_none=True))
     if changed:
-        detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        who.audit(db, AuditAction.INVENTORY, f"device {name}: {detail}", device=name)
+        who.audit(db, AuditAction.INVENTORY, f"device {name}: {_described(changed)}", device=name)
         db.commit()
     return _device_detail(db, name)
 

@@ -95,9 +95,9 @@ def sessions(
     """Sessions from an hour ago on (or all), soonest first."""
     since = None if include_past else utcnow() - timedelta(hours=1)
     rows = repo.list_sessions(
-        db, include_cancelled=include_past, since=since, limit=pages.offset + pages.limit + 1
+        db, include_cancelled=include_past, since=since, limit=pages.limit + 1, offset=pages.offset
     )
-    return pages.page([SessionOut.model_validate(m, from_attributes=True) for m in rows[pages.offset :]])
+    return pages.page([SessionOut.model_validate(m, from_attributes=True) for m in rows])
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetailOut)
