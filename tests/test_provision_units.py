@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.drivers.configs import IOS, REDACTED, VRP, XAPI, ConfigSyntaxError, Stanza
+from fleet.drivers.configs import IOS, REDACTED, VRP, XAPI, ConfigSyntax, ConfigSyntaxError, Stanza
 from fleet.provision.playbook import PlaybookInvalid, load_playbook
 from fleet.provision.templates import TemplateFailed, Templates, UnsafeValue
 
@@ -19,6 +19,38 @@ def fixture(name: str) -> str:
 
 
 # --- reading device output -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("syntax", "name"),
+    [
+        (IOS, "ios_show_running_drifted.txt"),
+        (VRP, "vrp_display_current_drifted.txt"),
+        (XAPI, "ce_xconfiguration_drifted.txt"),
+    ],
+)
+def test_only_a_whole_configuration_passes_as_a_backup(syntax: ConfigSyntax, name: str) -> None:
+    whole = fixture(name)
+    assert syntax.incomplete(whole) == ""
+    assert syntax.incomplete(whole.replace("\n", "\r\n")) == ""  # as it comes off the wire
+    assert syntax.incomplete("") == "the device sent no configuration"
+    assert syntax.incomplete("\r\n  \r\n") == "the device sent no configuration"
+    lines = whole.splitlines()
+    for cut in (1, len(lines) // 3, len(lines) // 2, len(lines) - 1):  # cut short anywhere
+        assert syntax.incomplete("\n".join(lines[:cut])) != "", cut
+    if syntax is not XAPI:  # routers: the header and hostname/sysname come first
+        assert syntax.incomplete("\n".join(lines[len(lines) // 2 :])) != ""  # its beginning lost
+
+
+def test_an_error_answer_or_a_configuration_lacking_its_fixed_lines_is_not_whole() -> None:
+    refused = "% Invalid input detected at '^' marker.\nend"
+    assert IOS.incomplete(refused).startswith("the device answered '% Invalid input")
+    no_hostname = "Building configuration...\n!\ninterface Gi0/0\n!\nend\n"
+    assert "hostname" in IOS.incomplete(no_hostname)
+    assert "sysname" in VRP.incomplete("#\n clock timezone ICT add 07:00:00\n#\nreturn\n")
+    codec = fixture("ce_xconfiguration_drifted.txt")
+    without_end = codec.replace("** end\n", "")
+    assert XAPI.incomplete(without_end) != ""
 
 
 def test_ios_running_config_is_read_into_sections_without_its_volatile_header() -> None:

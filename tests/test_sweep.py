@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from fleet.domain.enums import Carrier, Role
@@ -46,7 +47,7 @@ def test_full_sweep_matches_the_ground_truth_and_is_stored(
     finally:
         sim.send("DELETE", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
         sim.send("DELETE", "/faults", {"device": scratch[1], "fault": "ssh_reset"})
-    assert run.code == 0, run.stderr
+    assert run.code == 1, run.stderr  # completed, with faults
     payload = json.loads(run.stdout)
     assert payload["status"] == "completed" and len(payload["devices"]) == len(sim.devices)
     result = compare(healths_from(payload), truth, devices_of(sim))
@@ -77,7 +78,7 @@ def test_scoped_snmp_only_sweep_and_its_summary(
 ) -> None:
     db, env = swept_db
     run = fleet_cli("sweep", "--snmp-only", "--role", "camera", db=db, env=env)
-    assert run.code == 0, run.stderr
+    assert run.code == 1, run.stderr  # completed, with faults
     cameras = [n for n, d in sim.devices.items() if d.role is Role.CAMERA]
     assert f"{len(cameras)} devices" in run.stderr and "SSH 0.0 s for 0 sessions" in run.stderr
     assert "by province" in run.stdout and "by carrier" in run.stdout
@@ -85,7 +86,7 @@ def test_scoped_snmp_only_sweep_and_its_summary(
     line = next(line for line in run.stdout.splitlines() if off_camera in line)
     assert "down" in line and "no answer to SNMP" in line
     snmp_only = fleet_cli("sweep", "--snmp-only", "--json", db=db, env=env)
-    assert snmp_only.code == 0, snmp_only.stderr
+    assert snmp_only.code == 1, snmp_only.stderr
     result = compare(
         healths_from(json.loads(snmp_only.stdout)),
         sim.get("/truth"),
@@ -95,3 +96,28 @@ def test_scoped_snmp_only_sweep_and_its_summary(
     assert result.mismatches == [], "\n".join(result.mismatches)
     unknown = fleet_cli("sweep", "--province", "Atlantis", db=db, env=env)
     assert unknown.code != 0 and "Atlantis" in unknown.stderr
+
+
+def test_a_sweep_without_its_secrets_refuses_to_run_and_keeps_the_recorded_state(
+    sim: SimHandle, fleet_cli: Any, swept_db: tuple[str, dict[str, str]]
+) -> None:
+    db, env = swept_db
+    first = fleet_cli("sweep", "--snmp-only", "--role", "camera", "--json", db=db, env=env)
+    assert first.code == 1, first.stderr
+    before = fleet_cli("status", "--json", db=db, env=env).stdout
+    # The cameras' community and the routers' SNMPv3 keys unset: the run must name each and record nothing.
+    missing = {k: v for k, v in env.items() if k.endswith(("_SNMP_COMMUNITY", "_SNMP_AUTH_KEY"))}
+    assert missing
+    cut = {k: v for k, v in env.items() if k not in missing}
+    v3_keys = {k for k in missing if k.endswith("_AUTH_KEY")}
+    for args, named in ((("sweep", "--snmp-only"), set(missing)), (("sweep", "--role", "codec"), v3_keys)):
+        refused = fleet_cli(*args, db=db, env=cut)
+        assert refused.code == 6, refused.stderr
+        for name in missing:  # each reference its devices need is named; no other
+            assert (f"env:{name} is not set" in refused.stderr) == (name in named), refused.stderr
+        assert "nothing was polled or recorded" in refused.stderr
+        assert all(v not in refused.stderr + refused.stdout for v in missing.values())
+    assert fleet_cli("status", "--json", db=db, env=env).stdout == before
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM sweep")]
+    assert statuses == ["completed"]

@@ -116,6 +116,9 @@ def sweep(
         deps.print_json(_sweep_json(done))
     else:
         print_summary(done)
+    # For scripts: 0 every device up, 1 completed with faults; could not run: 2, 3, 4 or 6.
+    if any(h.status is not DeviceStatus.UP for h in done.result.healths):
+        raise typer.Exit(1)
 
 
 def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:

@@ -59,6 +59,36 @@ class ConfigSyntax:
     # Lines holding a secret: group 1 is kept, the rest of the line is replaced by REDACTED, so
     # backups, diffs and the audit trail never hold a password or community.
     secrets: tuple[str, ...] = ()
+    # The platform's own marks of a whole configuration (an answer cut short by a slow or broken
+    # link lacks them): the first and last non-blank lines, and lines every configuration has.
+    first_line: str = ""
+    last_line: str = ""
+    always: tuple[str, ...] = ()
+
+    def incomplete(self, text: str) -> str:
+        """Why ``text`` (the device's answer to ``show_running``) is not a whole configuration; '' if it is.
+
+        A backup is kept, and a change planned from it, only when it is whole: an empty or cut-short
+        answer stored as good would make every later diff and restore wrong.
+        """
+        lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return "the device sent no configuration"
+        error = re.search(self.error_pattern, "\n".join(lines)) if self.error_pattern else None
+        if error is not None:
+            return f"the device answered '{error.group(0).strip()}'"
+        if self.first_line and not re.match(self.first_line, lines[0]):
+            return f"it does not begin as a {self.name.upper()} configuration does (first line '{lines[0][:60]}')"
+        if self.last_line and not re.match(self.last_line, lines[-1]):
+            return (
+                f"it ends at '{lines[-1][:60]}', not at the end mark of a {self.name.upper()} configuration "
+                f"(cut short after {len(lines)} line(s)?)"
+            )
+        for pattern in self.always:
+            if not any(re.match(pattern, line) for line in lines):
+                return f"it lacks a line every {self.name.upper()} configuration has ({pattern})"
+        return ""
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -400,6 +430,9 @@ IOS = ConfigSyntax(
         r"^(\s*ntp authentication-key \d+ \S+ )\S.*$",
         r"^(\s*crypto isakmp key )\S.*$",
     ),
+    first_line=r"(?:Building configuration\.\.\.|Current configuration : \d+ bytes)$",
+    last_line=r"end$",
+    always=(r"hostname \S",),
 )
 
 VRP = ConfigSyntax(
@@ -433,6 +466,8 @@ VRP = ConfigSyntax(
         r"^(\s*snmp-agent target-host .*?(?:securityname|community) (?:cipher )?)\S.*$",
         r"^(\s*(?:radius-server|hwtacacs-server) shared-key (?:cipher |simple )?)\S.*$",
     ),
+    last_line=r"return$",
+    always=(r"\s*sysname \S",),
 )
 
 XAPI = ConfigSyntax(
@@ -446,4 +481,7 @@ XAPI = ConfigSyntax(
     saves=False,  # a CE codec keeps its settings across restarts
     volatile=r"^(?:\*\* end|OK|ERROR)$",
     secrets=(r"^(\*c xConfiguration NetworkServices SNMP CommunityName: ).*$",),
+    first_line=r"\*c xConfiguration \S",
+    last_line=r"OK$",
+    always=(r"\*\* end$", r"\*c xConfiguration SystemUnit Name: ", r"\*c xConfiguration SIP "),
 )

@@ -28,7 +28,7 @@ from fleet.domain.health import DeviceHealth, Finding, Party, Problem
 from fleet.domain.readiness import RunStatus, SessionStatus, SiteVerdict, Verdict
 from fleet.engine.runner import run_sweep
 from fleet.engine.sweep import SweepOptions
-from fleet.engine.targets import Scope
+from fleet.engine.targets import Scope, build_targets, require_credentials
 from fleet.errors import FleetError
 from fleet.inventory.schema import DeviceRecord, SiteRecord
 from fleet.report.document import build_document
@@ -117,6 +117,8 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
     for device in inventory.devices:
         if device.site_code in devices:
             devices[device.site_code].append(device)
+    # Any site may need polling (a re-check), so every participant's credentials must resolve first.
+    require_credentials(build_targets(inventory, Scope(sites=frozenset(sites))))
     reuse = options.reuse_minutes if options.reuse_minutes is not None else check_set.reuse_minutes
     recheck = options.recheck if options.recheck is not None else check_set.recheck
     with store.session() as db:

@@ -13,7 +13,7 @@ from typing import Any
 from fleet.domain.sweep import SweepStatus
 from fleet.drivers.facts import Facts
 from fleet.engine.sweep import ProgressEvent, SweepEngine, SweepOptions, SweepResult
-from fleet.engine.targets import Scope, Target, build_targets
+from fleet.engine.targets import Scope, Target, build_targets, require_credentials
 from fleet.errors import FleetError
 from fleet.store import sweeps as repo
 from fleet.store.db import Store
@@ -60,6 +60,7 @@ def run_sweep(
     targets = build_targets(inventory, scope)
     if not targets:
         raise NothingToSweep("no device matches the scope given (is the inventory imported?)")
+    require_credentials(targets)  # a sweep without its secrets would overwrite good state with errors
     with store.session() as session:
         sweep_id = repo.begin_sweep(session, scope.to_json(), len(targets), trigger).id or 0
     if on_begin is not None:

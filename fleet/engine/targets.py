@@ -9,7 +9,7 @@ from fleet.checks.health import DeviceRef
 from fleet.domain.enums import Carrier, Role, SnmpVersion
 from fleet.domain.secrets import SecretRef
 from fleet.drivers.registry import REGISTRY
-from fleet.errors import ConfigError, SecretError
+from fleet.errors import ConfigError, FleetError, SecretError
 from fleet.inventory.schema import CredentialRecord, DeviceRecord, SiteRecord
 from fleet.inventory.validate import Inventory
 from fleet.transports.snmp import SnmpCredentials, SnmpTarget
@@ -56,7 +56,12 @@ class Target:
     province_code: str
     snmp: SnmpTarget | None
     ssh: SshTarget | None
-    secret_problem: str = field(default="", repr=False)
+    snmp_problems: tuple[str, ...] = field(default=(), repr=False)
+    ssh_problems: tuple[str, ...] = field(default=(), repr=False)  # only when the sweep uses SSH
+
+    @property
+    def secret_problem(self) -> str:
+        return "; ".join(self.snmp_problems + self.ssh_problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,43 +69,79 @@ class _Resolved:
     snmp: SnmpCredentials | None
     ssh_user: str
     ssh_password: str | None
-    snmp_problem: str
-    ssh_problem: str
+    snmp_problems: tuple[str, ...]
+    ssh_problems: tuple[str, ...]
 
     def __repr__(self) -> str:  # never show a secret, even in a traceback
         return f"_Resolved(snmp={self.snmp!r}, ssh_user={self.ssh_user!r})"
 
 
-def _resolve(ref: SecretRef | None, what: str) -> str:
-    if ref is None:
-        raise SecretError(f"the profile has no {what}")
-    return ref.resolve()
+class CredentialsMissing(FleetError):
+    """Credential references a run needs do not resolve: it must not start, so nothing is recorded."""
+
+    exit_code = 6
+
+    def __init__(self, problems: dict[str, int]) -> None:
+        self.problems = problems  # "profile P: secret env:X is not set ..." -> devices that need it
+        lines = [
+            f"  {problem} ({count:,} device{'s' if count != 1 else ''})"
+            for problem, count in problems.items()
+        ]
+        super().__init__(
+            f"{len(problems)} credential reference(s) do not resolve; nothing was polled or recorded:\n"
+            + "\n".join(lines)
+            + "\nset them (or the file they name), then run the command again"
+        )
+
+
+def require_credentials(targets: list[Target], *, snmp: bool = True) -> None:
+    """Refuse a run before it touches anything when a credential its devices need does not resolve.
+
+    ``snmp`` False: only the SSH credentials count (provisioning never uses SNMP).
+    """
+    needed: dict[str, int] = {}
+    for target in targets:
+        for problem in (target.snmp_problems if snmp else ()) + target.ssh_problems:
+            needed[problem] = needed.get(problem, 0) + 1
+    if needed:
+        raise CredentialsMissing(needed)
+
+
+def _resolve(ref: SecretRef | None, what: str, profile: str, problems: list[str]) -> str | None:
+    """The secret, or None with the reason appended to ``problems`` (each reference named)."""
+    try:
+        if ref is None:
+            raise SecretError(f"the profile has no {what}")
+        return ref.resolve()
+    except SecretError as exc:
+        problems.append(f"profile {profile}: {exc}")
+        return None
 
 
 def _resolve_profile(profile: CredentialRecord) -> _Resolved:
     snmp: SnmpCredentials | None = None
-    snmp_problem = ssh_problem = ""
-    try:
-        if profile.snmp_version is SnmpVersion.V2C:
-            snmp = SnmpCredentials(SnmpVersion.V2C, community=_resolve(profile.snmp_community, "community"))
-        else:
+    snmp_problems: list[str] = []
+    ssh_problems: list[str] = []
+    if profile.snmp_version is SnmpVersion.V2C:
+        community = _resolve(profile.snmp_community, "community", profile.name, snmp_problems)
+        if community is not None:
+            snmp = SnmpCredentials(SnmpVersion.V2C, community=community)
+    else:  # every reference is tried, so one message names all that are missing
+        auth = _resolve(profile.snmp_auth_key, "SNMP auth key", profile.name, snmp_problems)
+        priv = _resolve(profile.snmp_priv_key, "SNMP priv key", profile.name, snmp_problems)
+        if auth is not None and priv is not None:
             snmp = SnmpCredentials(
                 SnmpVersion.V3,
                 user=profile.snmp_user,
                 auth_protocol=profile.snmp_auth_protocol,
-                auth_key=_resolve(profile.snmp_auth_key, "SNMP auth key"),
+                auth_key=auth,
                 priv_protocol=profile.snmp_priv_protocol,
-                priv_key=_resolve(profile.snmp_priv_key, "SNMP priv key"),
+                priv_key=priv,
             )
-    except SecretError as exc:
-        snmp_problem = f"profile {profile.name}: {exc}"
     password: str | None = None
     if profile.ssh_user:
-        try:
-            password = _resolve(profile.ssh_password, "SSH password")
-        except SecretError as exc:
-            ssh_problem = f"profile {profile.name}: {exc}"
-    return _Resolved(snmp, profile.ssh_user, password, snmp_problem, ssh_problem)
+        password = _resolve(profile.ssh_password, "SSH password", profile.name, ssh_problems)
+    return _Resolved(snmp, profile.ssh_user, password, tuple(snmp_problems), tuple(ssh_problems))
 
 
 def build_targets(inventory: Inventory, scope: Scope) -> list[Target]:
@@ -138,8 +179,8 @@ def build_targets(inventory: Inventory, scope: Scope) -> list[Target]:
                 password=creds.ssh_password,
                 expect_string=driver.ssh.expect,
             )
-        problem = creds.snmp_problem
-        if wants_ssh and not scope.snmp_only and creds.ssh_problem:
-            problem = "; ".join(p for p in (problem, creds.ssh_problem) if p)
-        targets.append(Target(ref, site.name, site.province_code, snmp, ssh, problem))
+        ssh_problems = creds.ssh_problems if wants_ssh and not scope.snmp_only else ()
+        targets.append(
+            Target(ref, site.name, site.province_code, snmp, ssh, creds.snmp_problems, ssh_problems)
+        )
     return targets

@@ -36,6 +36,14 @@ class DeviceJob:
     exclusive: tuple[str, ...] = ()
 
 
+class Incomplete(TransportError):
+    """A configuration read that is not whole (empty, cut short): never kept, never planned from."""
+
+    def __init__(self, read: str, problem: str) -> None:
+        super().__init__(TransportErrorKind.INCOMPLETE, problem)
+        self.read = read  # which read: backup, verify or restore
+
+
 class VerifyFailed(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -43,8 +51,13 @@ class VerifyFailed(Exception):
         super().__init__("; ".join(problems[:3]) + more)
 
 
-def _read(session: SshSession, syntax: ConfigSyntax) -> tuple[str, Config]:
-    cleaned = syntax.clean(session.send(syntax.show_running))
+def _read(session: SshSession, syntax: ConfigSyntax, read: str) -> tuple[str, Config]:
+    """The running configuration, cleaned and parsed; Incomplete unless the device sent all of it."""
+    raw = session.send(syntax.show_running)
+    problem = syntax.incomplete(raw)
+    if problem:
+        raise Incomplete(read, problem)
+    cleaned = syntax.clean(raw)
     return cleaned, syntax.parse(cleaned)
 
 
@@ -80,7 +93,7 @@ def _provision(
     try:
         with connector.session() as session:
             step = Step.BACKUP
-            cleaned, running = _read(session, syntax)
+            cleaned, running = _read(session, syntax, "backup")
             backup = (cleaned, running)
             result.backup_digest = syntax.digest(cleaned)
             keep(job.device, cleaned, source)
@@ -125,7 +138,7 @@ def _provision(
                 )
             )
             step = Step.VERIFY
-            after_text, after = _read(session, syntax)
+            after_text, after = _read(session, syntax, "verify")
             problems = syntax.missing(after, job.intended, job.exclusive)
             if problems:
                 raise VerifyFailed(problems)
@@ -191,6 +204,8 @@ def _keep_after(keep: Keep, device: str, text: str, source: str, result: DeviceP
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, VerifyFailed):
         return f"verify: {exc}"
+    if isinstance(exc, Incomplete):
+        return f"{exc.read}_incomplete: {exc.detail}"
     if isinstance(exc, ConfigRejected):
         return f"the device refused '{exc.line}': {exc.message}"
     if isinstance(exc, TransportError):
@@ -212,7 +227,7 @@ def _restore(
     cleaned, config = backup
     try:
         with connector.session() as session:
-            _now_text, now = _read(session, syntax)
+            _now_text, now = _read(session, syntax, "restore")
             plan = syntax.plan_restore(now, config)
             secret = next((c for c in plan.commands if REDACTED in c), None)
             if secret is not None:  # the backup holds the line redacted: fleet cannot put it back
@@ -226,7 +241,7 @@ def _restore(
                     config_mode=syntax.config_mode,
                     terminator=syntax.terminator,
                 )
-            after_text, after = _read(session, syntax)
+            after_text, after = _read(session, syntax, "restore")
             left = syntax.differences(after, config)
             if left:
                 raise VerifyFailed(left)

@@ -22,6 +22,7 @@ class TransportErrorKind(StrEnum):
     INTERNAL = "internal"  # a bug in fleet: reported, never hidden
     CANCELLED = "cancelled"  # the run's deadline came first: says nothing about the device
     REJECTED = "rejected"  # the device refused a configuration line (an error pattern matched)
+    INCOMPLETE = "incomplete"  # a configuration read that lacks the platform's marks of a whole one
 
 
 class TransportError(FleetError):
