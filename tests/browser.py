@@ -1,4 +1,4 @@
-"""Open a local HTML file in Debian's headless Chromium through selenium.
+"""Open a local HTML file (or a page of a server on this machine) in Debian's headless Chromium.
 
 The browser and its driver are named explicitly so selenium-manager never tries to download one:
 the machines this runs on have no general network access.
@@ -20,6 +20,7 @@ from tests.sim_helpers import need
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PAGE_LOAD_TIMEOUT_S = 30
+SWITCHES = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage")
 
 
 def _executable(path: Path) -> bool:
@@ -35,17 +36,20 @@ def need_chromium() -> None:
 
 
 @contextmanager
-def open_in_chromium(path: Path) -> Iterator[WebDriver]:
-    """A headless Chromium with ``path`` loaded from its file:// URL; quit on the way out."""
+def open_in_chromium(page: Path | str, *arguments: str) -> Iterator[WebDriver]:
+    """A headless Chromium with ``page`` loaded (a file, or a URL); quit on the way out.
+
+    ``arguments``: more Chromium switches, e.g. ``--host-resolver-rules=…`` to cut the network.
+    """
     need_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+    for argument in (*SWITCHES, *arguments):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_S)
-        driver.get(path.resolve().as_uri())
+        driver.get(page if isinstance(page, str) else page.resolve().as_uri())
         yield driver
     finally:
         driver.quit()

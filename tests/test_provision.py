@@ -97,6 +97,15 @@ def test_a_dry_run_changes_nothing_and_names_exactly_the_drifted_devices(
 ) -> None:
     db, env = pdb
     sites = psim.extra["sites"]
+    # Before any backup, drift from the backups knows nothing, and says so (exit 1), naming each device.
+    blind = fleet_cli("config", "drift", "--stored", db=db, env=env)
+    n = len(ssh_devices(psim))
+    assert blind.code == 1, blind.stderr
+    assert (
+        f"0 of {n} device(s) differ from their playbook; {n} not compared "
+        "(no backup kept yet: run 'fleet config backup')"
+    ) in " ".join(blind.stdout.split())
+    assert all(name in blind.stdout for name in ssh_devices(psim))
     drifted = {sites[0][0], sites[1][0], sites[1][1]}  # an IOS router, a VRP router, a codec
     for name in drifted:
         fault(psim, name, "config_drift")
@@ -227,6 +236,15 @@ def test_an_inventory_value_carrying_a_command_is_refused_before_anything_is_sen
     assert configs(psim, ssh_devices(psim)) == before
     runs = json.loads(fleet_cli("config", "runs", "--json", db=db, env=env).stdout)
     assert runs == []  # refused while preparing: no device was even read
+    # The refusal is in the audit trail: who, why, which playbook and scope, that it was an apply.
+    (entry,) = json.loads(fleet_cli("audit", "--action", "provision", "--json", db=db, env=env).stdout)
+    assert (entry["actor"], entry["action"], entry["outcome"], entry["run"]) == (
+        "noc-tester", "provision", "failed", None,
+    )  # fmt: skip
+    assert entry["detail"].startswith(
+        "apply of playbook baseline refused, nothing sent to any device (scope: every device): "
+    )
+    assert "contains a line break" in entry["detail"] and f"site {site_code}" in entry["detail"]
 
 
 def test_a_template_touching_python_internals_is_refused_before_anything_is_sent(

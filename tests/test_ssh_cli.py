@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fleet.sim.ssh import host_key
-from fleet.transports.known_hosts import KnownHosts, host_name
+from fleet.transports.known_hosts import HostKey, KnownHosts, host_name
 
 
 def names(sim: Any, index: int) -> list[str]:
@@ -24,6 +26,19 @@ def site_code(sim: Any, index: int) -> str:
 
 def blob(name: str) -> str:
     return host_key(1, name).export_public_key().decode().split()[1]
+
+
+def host_key_of(blob: str) -> HostKey:
+    return HostKey("ssh-ed25519", blob)
+
+
+def audit(cli: Any) -> list[dict[str, Any]]:
+    """The host-key entries of the audit trail, newest first."""
+    listed = cli("audit", "--action", "host_key", "--json")
+    assert listed.code == 0, listed.stderr
+    entries: list[dict[str, Any]] = json.loads(listed.stdout)
+    assert {e["action"] for e in entries} <= {"host_key"}
+    return entries
 
 
 def key_lines(path: Path) -> dict[str, str]:
@@ -90,10 +105,25 @@ def test_a_changed_key_is_refused_without_replace_and_replaced_with_it(
     assert "--replace" in refused.stderr
     assert path.read_text(encoding="utf-8") == stale  # nothing replaced, nothing added
 
-    replaced = cli("ssh", "trust", "--device", codec, "--known-hosts", str(path), "--replace", "--json")
+    replaced = cli(
+        "ssh", "trust", "--device", codec, "--known-hosts", str(path), "--replace", "--json", "--actor", "duty-officer"
+    )  # fmt: skip
     assert replaced.code == 0, replaced.stderr
     assert json.loads(replaced.stdout)["counts"]["replaced"] == 1
     assert key_lines(path) == {host_name(dev.mgmt_address, dev.ssh_port): blob(codec)}
+
+    # The audit trail: one entry per run with its counts, and one for the replaced key, old and new.
+    trail = audit(cli)
+    assert [(e["actor"], e["outcome"], e["device"]) for e in trail] == [
+        ("duty-officer", "ok", codec),
+        ("duty-officer", "ok", None),
+        (os.environ.get("SUDO_USER") or getpass.getuser(), "failed", None),
+    ]
+    assert "changed (refused) 1, replaced 0, failed 0" in trail[2]["detail"]
+    assert f"device {codec}" in trail[2]["detail"] and str(path) in trail[2]["detail"]
+    assert "ssh trust --replace of 1 device(s)" in trail[1]["detail"] and "replaced 1" in trail[1]["detail"]
+    old, new = (host_key_of(b).fingerprint for b in (blob(other), blob(codec)))
+    assert f"was {old}, now {new}" in trail[0]["detail"]
 
 
 def test_unreachable_devices_fail_with_their_reason_and_the_rest_are_enrolled(
@@ -121,14 +151,23 @@ def test_unreachable_devices_fail_with_their_reason_and_the_rest_are_enrolled(
 def test_setting_names_the_file_and_forget_removes_keys(cli: Any, sim: Any, tmp_path: Path) -> None:
     router, codec = names(sim, 6)[:2]
     path = tmp_path / "from-setting"
-    env = {"FLEET_SSH_KNOWN_HOSTS": str(path)}
+    env = {"FLEET_SSH_KNOWN_HOSTS": str(path), "FLEET_ACTOR": "noc-night-shift"}
     assert cli("ssh", "trust", "--device", router, "--device", codec, env=env).code == 0
     assert len(key_lines(path)) == 2
-    forgot = cli("ssh", "forget", router, env=env)
+    forgot = cli("ssh", "forget", router, codec, env=env)
     assert forgot.code == 0, forgot.stderr
     assert "removed 1 key(s)" in forgot.stderr
-    dev = sim.device(codec)
-    assert list(key_lines(path)) == [host_name(dev.mgmt_address, dev.ssh_port)]
+    assert key_lines(path) == {}
+
+    trail = audit(cli)  # the trust run, then one entry per key forgotten
+    assert [e["actor"] for e in trail] == ["noc-night-shift"] * 3
+    assert trail[2]["device"] is None and "new 2, known 0" in trail[2]["detail"]
+    forgotten = {e["device"]: e["detail"] for e in trail[:2]}
+    for name in (router, codec):
+        dev = sim.device(name)
+        fingerprint = host_key_of(blob(name)).fingerprint
+        where = host_name(dev.mgmt_address, dev.ssh_port)
+        assert forgotten[name] == f"host key of {where} forgotten from {path}: {fingerprint} (ssh-ed25519)"
 
 
 def test_selections_without_ssh_devices_or_with_unknown_names_are_errors(cli: Any, tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 API = "/api/v1/"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 STATUS_OF_EXIT = {2: 422, 3: 503, 4: 404, 5: 409}  # fleet's exit codes as HTTP statuses
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files, from the fastapi-offline package
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorBody,
@@ -84,6 +87,38 @@ def _install_errors(app: FastAPI) -> None:
         return _error(request, 500, "fleet failed to answer this request; the service log has the details")
 
 
+def _install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts, styles and icon served by fleet itself.
+
+    FastAPI's own pages load them from a public CDN, which a NOC network without Internet access
+    cannot reach; these pages name no address but this server's.
+    """
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 def create_app(
     settings: Settings | None = None, *, scheduler: bool | None = None, store: Store | None = None
 ) -> FastAPI:
@@ -114,8 +149,11 @@ def create_app(
         description="Conference endpoint fleet manager: inventory, health, readiness, provisioning.",
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url=None,  # served by _install_docs, without a CDN
+        redoc_url=None,
     )
     _install_errors(app)
+    _install_docs(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -344,7 +344,15 @@ class DriftOut(BaseModel):
     diff: str = ""
     backup_version: int | None = None
     backup_taken_at: datetime | None = None
-    reason: str = ""
+    reason: str = ""  # why it was not compared (drift false): no backup kept yet
+
+
+class DriftReportOut(BaseModel):
+    checked: int = Field(description="Devices the playbooks cover in the scope asked for.")
+    differ: int = Field(description="Of those, how many differ from their playbook.")
+    not_compared: int = Field(description="How many could not be compared (listed with the reason).")
+    not_compared_reasons: dict[str, int] = Field(description="Why not compared, with how many devices.")
+    devices: list[DriftOut] = Field(description="Each device that differs or was not compared.")
 
 
 class AuditOut(BaseModel):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,14 @@ from rich.table import Table
 from fleet.cli import deps
 from fleet.cli.sweep import JSON, Bar, resolve_scope
 from fleet.domain.enums import Carrier, Role
-from fleet.domain.provision import DeviceOutcome, DeviceProvision, ProvisionMode
+from fleet.domain.provision import (
+    AuditEntry,
+    DeviceOutcome,
+    DeviceProvision,
+    ProvisionMode,
+    describe_selection,
+    refusal_entry,
+)
 from fleet.engine.provision import (
     Planned,
     ProvisionOptions,
@@ -53,6 +61,8 @@ PROVINCE = typer.Option([], "--province", "-p", help="Only this province (code o
 CARRIER = typer.Option([], "--carrier", "-c", help="Only this carrier's sites; repeat for more.")
 ROLE = typer.Option([], "--role", "-r", help="Only this role; repeat for more.")
 GROUP = typer.Option(None, "--group", "-g", help="Only the sites of this group.")
+ROWS_SHOWN = 100  # devices listed per kind of outcome; "… and N more" says how many were left out
+NAMES_SHOWN = 20  # devices named after the diffs shown
 ACTOR = typer.Option(
     None, "--actor", envvar="FLEET_ACTOR", help="Who is acting, for the audit trail (default: your login)."
 )
@@ -91,6 +101,7 @@ def run_with_progress(
     scope: Scope,
     frozen: dict[str, list[str]] | None = None,
     show: bool = True,
+    on_begin: Callable[[int], None] | None = None,
 ) -> ProvisionOutcome:
     label = {ProvisionMode.APPLY: "push", ProvisionMode.BACKUP: "read"}.get(options.mode, "diff")
     bar = Bar(enabled=show, labels={Phase.SSH: label})
@@ -109,6 +120,7 @@ def run_with_progress(
                 scope=scope.to_json(),
                 frozen=frozen,
                 listener=listener,
+                on_begin=on_begin,
             )
         )
 
@@ -158,32 +170,47 @@ def provision(
 ) -> None:
     """Bring devices to what a playbook's templates render: a dry run unless --apply."""
     who = _actor(actor)
-    if override_freeze and (not reason or not reason.strip() or unsafe(reason)):
-        raise InvalidInput("--override-freeze needs --reason with one line saying why (it is recorded)")
-    if reason and not override_freeze:
-        raise InvalidInput("--reason is only for --override-freeze")
-    templates = Templates.open()
-    playbook = load_playbook(find_playbook(playbook_name), templates)
-    scope = _scope(province, carrier, role, group)
-    planned = _prepare(scope, playbook, templates)
-    mode = ProvisionMode.APPLY if apply else ProvisionMode.DRY_RUN
-    options = _options(
-        mode,
-        who,
-        canary=canary,
-        max_failure_rate=max_failure_rate,
-        workers=workers,
-        time_limit=time_limit,
-        transcripts=transcripts,
-        override_reason=reason.strip() if override_freeze and reason else "",
-    )
-    frozen: dict[str, list[str]] = {}
-    if apply:
-        with deps.store() as store, store.session() as session:
-            frozen = frozen_sites(session, options.freeze)
-    outcome = run_with_progress(
-        planned, options, playbook=playbook, scope=scope, frozen=frozen, show=not as_json
-    )
+    begun: list[int] = []  # the run's id once it is recorded: a failure before that is a refusal
+    try:
+        if override_freeze and (not reason or not reason.strip() or unsafe(reason)):
+            raise InvalidInput("--override-freeze needs --reason with one line saying why (it is recorded)")
+        if reason and not override_freeze:
+            raise InvalidInput("--reason is only for --override-freeze")
+        templates = Templates.open()
+        playbook = load_playbook(find_playbook(playbook_name), templates)
+        scope = _scope(province, carrier, role, group)
+        planned = _prepare(scope, playbook, templates)
+        mode = ProvisionMode.APPLY if apply else ProvisionMode.DRY_RUN
+        options = _options(
+            mode,
+            who,
+            canary=canary,
+            max_failure_rate=max_failure_rate,
+            workers=workers,
+            time_limit=time_limit,
+            transcripts=transcripts,
+            override_reason=reason.strip() if override_freeze and reason else "",
+        )
+        frozen: dict[str, list[str]] = {}
+        if apply:
+            with deps.store() as store, store.session() as session:
+                frozen = frozen_sites(session, options.freeze)
+        outcome = run_with_progress(
+            planned,
+            options,
+            playbook=playbook,
+            scope=scope,
+            frozen=frozen,
+            show=not as_json,
+            on_begin=begun.append,
+        )
+    except FleetError as exc:
+        if not begun:
+            selection = describe_selection(
+                province, [c.value for c in carrier], [r.value for r in role], group
+            )
+            _audit_refusal(who, refusal_entry(str(exc), playbook=playbook_name, scope=selection, apply=apply))
+        raise
     if as_json:
         deps.print_json(outcome_json(outcome, playbook))
     else:
@@ -191,6 +218,15 @@ def provision(
     frozen_out = any(r.outcome is DeviceOutcome.FROZEN for r in outcome.results)
     if outcome.failed or outcome.stopped or frozen_out:
         raise typer.Exit(1)
+
+
+def _audit_refusal(actor: str, entry: AuditEntry) -> None:
+    """Record a refused run in the audit trail; if even that fails, say so and go on refusing."""
+    try:
+        with deps.store() as store, store.session() as session:
+            repo.add_audit(session, [entry], actor, None)
+    except Exception as exc:  # the refusal itself is what the user must see
+        deps.err.print(f"(the refusal could not be recorded in the audit trail: {exc})", markup=False)
 
 
 def outcome_json(outcome: ProvisionOutcome, playbook: Playbook | None) -> dict[str, Any]:
@@ -264,9 +300,10 @@ def print_outcome(outcome: ProvisionOutcome, playbook: Playbook | None, diffs: i
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
                 out.print(f"    [{style}]{escape(line)}[/]")
         if len(changing) > diffs:
-            names = ", ".join(r.device for r in changing[diffs : diffs + 20])
-            more = " …" if len(changing) > diffs + 20 else ""
-            out.print(f"  … and {len(changing) - diffs:,} more: {names}{more} (every diff: --json)")
+            named = changing[diffs : diffs + NAMES_SHOWN]
+            unnamed = len(changing) - diffs - len(named)
+            names = ", ".join(r.device for r in named) + (f" and {unnamed:,} more" if unnamed else "")
+            out.print(f"  … and {len(changing) - diffs:,} more: {names} (every diff: --json)")
     for outcome_kind, heading in (
         (
             DeviceOutcome.RESTORE_FAILED,
@@ -279,12 +316,12 @@ def print_outcome(outcome: ProvisionOutcome, playbook: Playbook | None, diffs: i
         if not rows:
             continue
         out.print(f"\n{heading} ({len(rows):,}):")
-        for r in rows[:100]:
+        for r in rows[:ROWS_SHOWN]:
             step = f"{r.step.value}: " if r.step else ""
             line = f" [line: {escape(r.failed_line)}]" if r.failed_line else ""
             out.print(f"  {r.device:<16} {escape(step + r.reason)}{line}")
-        if len(rows) > 100:
-            out.print(f"  … and {len(rows) - 100:,} more (--json)")
+        if len(rows) > ROWS_SHOWN:
+            out.print(f"  … and {len(rows) - ROWS_SHOWN:,} more (--json)")
     counts = outcome.counts()
     if outcome.mode is ProvisionMode.DRY_RUN and counts.get("would_change"):
         out.print(
@@ -363,8 +400,10 @@ def drift(
         report.append({"playbook": playbook.name, "checked": len(planned), "summary": True})
     if as_json:
         deps.print_json([r for r in report if not r.get("summary")])
-        return
-    _print_drift(report)
+    else:
+        _print_drift(report)
+    if any(not r.get("summary") and not r.get("drift") for r in report):
+        raise typer.Exit(1)  # some devices could not be compared: "no drift" would not be the truth
 
 
 def _stored_drift(planned: Sequence[Planned], playbook: Playbook) -> list[dict[str, Any]]:
@@ -377,12 +416,24 @@ def _stored_drift(planned: Sequence[Planned], playbook: Playbook) -> list[dict[s
     return report
 
 
+def _reasons(unknown: list[dict[str, Any]]) -> str:
+    """Why devices were not compared, most common first: the reason itself when they share one."""
+    counts = Counter(str(r.get("reason") or "no reason given") for r in unknown)
+    if len(counts) == 1:
+        return next(iter(counts))
+    shown = "; ".join(f"{n:,} {why}" for why, n in counts.most_common(3))
+    return shown + (f"; {len(counts) - 3:,} other reason(s)" if len(counts) > 3 else "")
+
+
 def _print_drift(report: list[dict[str, Any]]) -> None:
     out = deps.out
     drifted = [r for r in report if r.get("drift")]
     unknown = [r for r in report if not r.get("summary") and not r.get("drift")]
     checked = sum(r["checked"] for r in report if r.get("summary"))
-    out.print(f"[bold]Drift[/]: {len(drifted):,} of {checked:,} device(s) differ from their playbook")
+    headline = f"[bold]Drift[/]: {len(drifted):,} of {checked:,} device(s) differ from their playbook"
+    if unknown:
+        headline += f"; [yellow]{len(unknown):,} not compared[/] ({escape(_reasons(unknown))})"
+    out.print(headline)
     for r in drifted:
         backup_note = f", from backup {r['backup']}" if r.get("backup") else ""
         out.print(f"\n  [bold]{r['device']}[/] (site {r['site']}, playbook {r['playbook']}{backup_note}):")
@@ -391,8 +442,10 @@ def _print_drift(report: list[dict[str, Any]]) -> None:
             out.print(f"    [{style}]{escape(line)}[/]")
     if unknown:
         out.print(f"\n[yellow]Not compared[/] ({len(unknown):,}):")
-        for r in unknown[:100]:
+        for r in unknown[:ROWS_SHOWN]:
             out.print(f"  {r['device']:<16} {escape(str(r.get('reason') or ''))}")
+        if len(unknown) > ROWS_SHOWN:
+            out.print(f"  … and {len(unknown) - ROWS_SHOWN:,} more (--json lists every one)")
 
 
 @app.command("show")

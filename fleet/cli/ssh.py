@@ -3,6 +3,7 @@
 fleet logs in only to devices whose host key is enrolled in its known_hosts file, and never
 adds a key on its own. ``trust`` fetches the keys of the devices selected (no login), records the
 new ones and refuses a key that differs from the one recorded unless ``--replace`` is given.
+Both record what they did in the audit trail, with the actor (``--actor``, FLEET_ACTOR, the login).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fleet.cli import deps
+from fleet.cli.provision import ACTOR, _actor
 from fleet.domain.enums import Carrier, Role
+from fleet.domain.provision import AuditEntry, describe_selection
 from fleet.drivers.registry import REGISTRY
-from fleet.engine.enrol import Outcome, enrol_host_keys
+from fleet.engine.enrol import Outcome, enrol_host_keys, forget_audit, trust_audit
 from fleet.errors import NotFoundError
+from fleet.store import configs as audit_repo
 from fleet.store import inventory as repo
 from fleet.store.inventory import DeviceRow
 from fleet.transports.known_hosts import Enrolment, KnownHosts, host_name
@@ -72,6 +76,11 @@ def select_devices(
     return ssh
 
 
+def _audit(entries: list[AuditEntry], actor: str) -> None:
+    with deps.store() as store, store.session() as session:
+        audit_repo.add_audit(session, entries, actor, None)
+
+
 def _line(o: Outcome) -> str:
     d = o.device
     where = f"{d.device} ({o.host})"
@@ -110,6 +119,7 @@ def trust(
         min=0.1,
         help="Seconds per device in all (default: the ssh_connect_timeout setting).",
     ),
+    actor: str | None = ACTOR,
     as_json: bool = JSON,
 ) -> None:
     """Fetch the host keys of the selected devices (no login) and enrol the new ones.
@@ -117,6 +127,7 @@ def trust(
     Exits 1 when a device's key differs from the one enrolled (refused without --replace) or when
     a device could not be asked.
     """
+    who = _actor(actor)
     path = _known_hosts_path(known_hosts)
     devices = select_devices(province, carrier, role, group, device, site)
     progress = Progress(
@@ -137,6 +148,9 @@ def trust(
             replace=replace,
             on_done=lambda: progress.advance(task),
         )
+    carriers, roles = [carrier.value] if carrier else [], [role.value] if role else []
+    selection = describe_selection(province, carriers, roles, group, device=device, site=site)
+    _audit(trust_audit(outcomes, path, selection, replace=replace), who)
     counts = Counter(o.enrolment.value if o.enrolment else "failed" for o in outcomes)
     errors = Counter(o.error.kind.value for o in outcomes if o.error is not None)
     refused = counts[Enrolment.CHANGED.value]
@@ -193,16 +207,22 @@ def trust(
 def forget(
     devices: list[str] = typer.Argument(..., help="Device names whose enrolled host keys to remove."),
     known_hosts: Path | None = KNOWN_HOSTS,
+    actor: str | None = ACTOR,
 ) -> None:
     """Remove devices' enrolled host keys (a device replaced on purpose; 'trust' then enrols the new key)."""
+    who = _actor(actor)
     path = _known_hosts_path(known_hosts)
     rows = select_devices([], None, None, None, devices, [])
     known = KnownHosts.load(path)
+    entries: list[AuditEntry] = []
     for row in rows:
+        host = host_name(row.mgmt_address, row.ssh_port or 22)
+        keys = known.lookup(row.mgmt_address, row.ssh_port or 22)
         removed = known.forget(row.mgmt_address, row.ssh_port or 22)
+        entries += forget_audit(row.device, host, keys, removed, path)
         status = f"removed {removed} key(s)" if removed else "nothing enrolled"
-        deps.err.print(
-            f"{row.device} ({host_name(row.mgmt_address, row.ssh_port or 22)}): {status}", markup=False
-        )
+        deps.err.print(f"{row.device} ({host}): {status}", markup=False)
     if known.changed:
         known.save()
+    if entries:
+        _audit(entries, who)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,6 +53,7 @@ class AuditAction(StrEnum):
     READINESS = "readiness"
     PROVISION = "provision"
     TOKEN = "token"  # noqa: S105 - the action's name, not a secret
+    HOST_KEY = "host_key"  # SSH host keys enrolled, replaced or forgotten (fleet ssh trust / forget)
 
 
 class AuditOutcome(StrEnum):
@@ -69,6 +71,36 @@ class AuditEntry:
     device: str = ""
     detail: str = ""
     diff: str = ""
+
+
+def describe_selection(
+    provinces: Sequence[str] = (),
+    carriers: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    group: str | None = None,
+    **others: Sequence[str],
+) -> str:
+    """The devices a command was asked for, as given (``province 79; role router``), for the audit trail."""
+    parts = [
+        f"{what} {', '.join(values)}"
+        for what, values in (
+            ("province", provinces),
+            ("carrier", carriers),
+            ("role", roles),
+            ("group", [group] if group else []),
+            *others.items(),
+        )
+        if values
+    ]
+    return "; ".join(parts) or "every device"
+
+
+def refusal_entry(reason: str, *, playbook: str, scope: str, apply: bool) -> AuditEntry:
+    """The audit entry of a provisioning run refused before any device was contacted (no run exists)."""
+    why = " | ".join(line.strip() for line in reason.splitlines() if line.strip())
+    mode = "apply" if apply else "dry run"
+    detail = f"{mode} of playbook {playbook} refused, nothing sent to any device (scope: {scope}): {why}"
+    return AuditEntry(AuditAction.PROVISION, AuditOutcome.FAILED, detail=detail)
 
 
 @dataclass(slots=True)

@@ -242,16 +242,26 @@ def prepare(
     return planned
 
 
+NO_BACKUP = "no backup kept yet: run 'fleet config backup'"
+
+
 def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playbook) -> list[dict[str, Any]]:
-    """Drift from the latest kept backups (no device is contacted); a summary item comes last."""
+    """Drift from the latest kept backups (no device is contacted); a summary item comes last.
+
+    A device that differs has ``drift`` true; one that could not be compared (no backup kept yet)
+    has ``drift`` false and the ``reason``; the summary counts ``checked`` (every planned device)
+    and ``not_compared``, so "0 differ" is never said of devices that were not looked at.
+    """
     out: list[dict[str, Any]] = []
     latest = repo.latest_backups(session, [p.job.device for p in planned])
+    not_compared = 0
     for p in planned:
         job = p.job
         kept = latest.get(job.device)
         base = {"device": job.device, "site": job.site, "driver": job.driver, "playbook": playbook.name}
         if kept is None:
-            out.append(base | {"drift": False, "reason": "no backup kept yet (fleet config backup)"})
+            out.append(base | {"drift": False, "reason": NO_BACKUP})
+            not_compared += 1
             continue
         if job.intended is None:
             continue
@@ -268,7 +278,9 @@ def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playboo
                     "backup_taken_at": kept.taken_at.isoformat(),
                 }
             )
-    out.append({"playbook": playbook.name, "checked": len(planned), "summary": True})
+    out.append(
+        {"playbook": playbook.name, "checked": len(planned), "not_compared": not_compared, "summary": True}
+    )
     return out
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy.exc import SQLAlchemyError
 
-from fleet.api.deps import DB, Operator, Pages, Svc, Viewer
+from fleet.api.deps import DB, Caller, Operator, Pages, Svc, Viewer
 from fleet.api.routes.inventory import NOT_FOUND
 from fleet.api.schemas import (
     NAME,
     AuditOut,
     DriftOut,
+    DriftReportOut,
     ErrorBody,
     Page,
     ProvisionRequest,
@@ -20,17 +24,18 @@ from fleet.api.schemas import (
     ProvisionRunOut,
 )
 from fleet.domain.enums import Carrier, Role
-from fleet.domain.provision import AuditAction, ProvisionMode
+from fleet.domain.provision import AuditAction, ProvisionMode, describe_selection, refusal_entry
 from fleet.domain.service import ApiRole
 from fleet.engine.provision import frozen_sites, prepare, stored_drift
 from fleet.engine.targets import Scope
-from fleet.errors import NotFoundError
+from fleet.errors import FleetError, NotFoundError
 from fleet.provision.playbook import find_playbook, list_playbooks, load_playbook
 from fleet.provision.templates import Templates
 from fleet.service.options import provision_options
 from fleet.store import configs as repo
 from fleet.store import inventory as inventory_repo
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["provisioning"], responses=NOT_FOUND)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 BUSY: dict[int | str, dict[str, Any]] = {
@@ -52,7 +57,27 @@ def start(body: ProvisionRequest, db: DB, svc: Svc, who: Operator) -> Any:
 
     Every device is rendered and checked before the answer: a template or inventory problem
     refuses the whole run (422) and nothing is sent. The run then goes on in the background.
+    A refused run (422, 409 while an apply runs, 404) is recorded in the audit trail.
     """
+    try:
+        return _start(body, db, svc, who)
+    except FleetError as exc:  # refused before any run was recorded or any device contacted
+        _audit_refusal(db, who, body, str(exc))
+        raise
+
+
+def _audit_refusal(db: DB, who: Caller, body: ProvisionRequest, reason: str) -> None:
+    carriers, roles = [c.value for c in body.carriers], [r.value for r in body.roles]
+    selection = describe_selection(body.provinces, carriers, roles, body.group)
+    entry = refusal_entry(reason, playbook=body.playbook, scope=selection, apply=body.apply)
+    try:
+        who.audit(db, entry.action, entry.detail, outcome=entry.outcome)
+        db.commit()
+    except SQLAlchemyError:  # the database is what failed: the answer says so, the log keeps this
+        log.exception("the refused provisioning run could not be audited: %s", entry.detail)
+
+
+def _start(body: ProvisionRequest, db: DB, svc: Svc, who: Caller) -> Any:
     if body.apply and not who.role.may(ApiRole.ADMIN):
         raise HTTPException(
             403, f"apply needs the admin role; the token of {who.name!r} has {who.role.value}"
@@ -106,7 +131,7 @@ def results(run_id: Id, db: DB, _who: Viewer) -> Any:
     return [ProvisionResultOut.model_validate(r, from_attributes=True) for r in repo.run_results(db, run_id)]
 
 
-@router.get("/drift", response_model=list[DriftOut], tags=["configuration"])
+@router.get("/drift", response_model=DriftReportOut, tags=["configuration"])
 def drift(
     db: DB,
     _who: Viewer,
@@ -116,7 +141,11 @@ def drift(
     role: Annotated[list[Role] | None, Query()] = None,
     group: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    """Devices whose latest kept backup differs from what their playbook renders (no device is read)."""
+    """Devices whose latest kept backup differs from what their playbook renders (no device is read).
+
+    ``checked`` counts every device a playbook covers; those without a kept backup are listed as
+    not compared, with the reason, and counted in ``not_compared``: none of them is said to match.
+    """
     for name in playbook or []:
         if not _valid_name(name):
             raise HTTPException(422, f"playbook {name!r}: not a playbook name")
@@ -125,15 +154,23 @@ def drift(
     scope = _scope(db, province or [], carrier or [], role or [], group)
     inventory = inventory_repo.load_inventory(db)
     out: list[DriftOut] = []
+    checked = 0
     for path in paths:
         book = load_playbook(path, templates)
         planned = prepare(db, inventory, scope, book, templates)
-        out += [
-            DriftOut.model_validate(item)
-            for item in stored_drift(db, planned, book)
-            if not item.get("summary")
-        ]
-    return out
+        for item in stored_drift(db, planned, book):
+            if item.get("summary"):
+                checked += item["checked"]
+            else:
+                out.append(DriftOut.model_validate(item))
+    unknown = [d for d in out if not d.drift]
+    return DriftReportOut(
+        checked=checked,
+        differ=len(out) - len(unknown),
+        not_compared=len(unknown),
+        not_compared_reasons=dict(Counter(d.reason for d in unknown)),
+        devices=out,
+    )
 
 
 def _valid_name(name: str) -> bool:
