@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -115,6 +116,15 @@ class Settings(BaseSettings):
     @property
     def sample_retention(self) -> timedelta:
         return timedelta(days=self.sample_retention_days)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a time zone (e.g. Asia/Ho_Chi_Minh)") from None
+        return value
 
     @field_validator("readiness_offsets")
     @classmethod

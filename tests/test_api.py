@@ -205,6 +205,16 @@ def test_errors_are_json_with_a_clear_message(lab: dict[str, Any]) -> None:
                                                        "dial_string": "8000@b.vn", "participants": {"all": True}})  # fmt: skip
     assert invalid.status_code == 422
     assert "start='2031-13-01 08:00': not a date and time" in invalid.json()["error"]["message"]
+    dated = operator.post("/api/v1/sessions", json={"title": "x", "start": "2031-12-05", "dial_string": "8000@b.vn",
+                                                     "participants": {"all": True}})  # fmt: skip
+    moved = operator.patch(f"/api/v1/sessions/{lab['ids']['session']}", json={"start": "2031-12-05"})
+    for answer in (dated, moved):  # a date alone is refused, not read as midnight
+        assert answer.status_code == 422, answer.text
+        assert [p["where"] for p in answer.json()["error"]["problems"]] == ["body.start"]
+        assert (
+            "body.start: Value error, '2031-12-05': a date alone is not a start time; give the time too, "
+            "e.g. '2031-12-05 08:00'" in answer.json()["error"]["message"]
+        )
     both = operator.post("/api/v1/sweeps", json={"roles": ["toaster"]})
     assert both.status_code == 422 and both.json()["error"]["problems"][0]["where"].startswith("body.roles")
     page = viewer.get("/api/v1/devices", params={"limit": 2})
@@ -236,6 +246,7 @@ def test_metrics_report_devices_sweeps_and_readiness(lab: dict[str, Any]) -> Non
     made = operator.post("/api/v1/sessions", json={"title": "Metrics", "start": start, "dial_string": "8000@b.vn",
                                                    "participants": {"all": True}})  # fmt: skip
     assert made.status_code == 201, made.text
+    assert made.json()["starts_at"] == datetime.fromisoformat(start).isoformat() + "+07:00"  # the NOC's zone
     run = operator.post(f"/api/v1/sessions/{made.json()['id']}/readiness", json={"deadline": 30})
     assert run.status_code == 202, run.text
     _settle(operator, run.json(), "/readiness")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,13 +27,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from fleet.domain.enums import Carrier, DivisionType
 from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, DeviceProvision, Step
+from fleet.domain.readiness import SessionStatus
 from fleet.drivers.configs import IOS
-from fleet.engine.provision import BackupNotStored, Writer
+from fleet.engine.provision import BackupNotStored, Freeze, Writer, frozen_sites
 from fleet.provision.pipeline import DeviceJob
 from fleet.provision.pipeline import provision as provision_device
+from fleet.settings import get_settings
 from fleet.store.db import Store, create_db_engine
-from fleet.store.models import AuditEvent
+from fleet.store.models import AdminUnit, AuditEvent, MeetingSession, Province, Site
 from fleet.transports.errors import TransportError, TransportErrorKind
 from fleet.transports.ssh import SshClient, SshTarget
 from tests.simulator import SimHandle, start_simulator
@@ -294,7 +297,8 @@ def test_the_change_freeze_holds_devices_of_a_session_about_to_start_unless_over
     assert code == 1
     assert set(outcomes(data).values()) == {"frozen"}
     assert configs(psim, [router]) == before
-    assert "Hội nghị" in data["frozen_by"][0]
+    frozen_by = data["frozen_by"][0]
+    assert "Hội nghị" in frozen_by and f"at {start} +07:00" in frozen_by  # the NOC's time, not UTC
 
     no_reason = fleet_cli("provision", "baseline", "--apply", "--override-freeze", db=db, env=env)
     assert no_reason.code == 1 and "--reason" in no_reason.stderr
@@ -306,6 +310,33 @@ def test_the_change_freeze_holds_devices_of_a_session_about_to_start_unless_over
     overrides = json.loads(fleet_cli("audit", "--json", "--action", "override", db=db, env=env).stdout)
     assert len(overrides) == 1 and "NTP fix approved by the duty officer" in overrides[0]["detail"]
     assert overrides[0]["actor"] == "noc-tester"
+
+
+def test_the_freeze_names_the_session_start_in_the_noc_zone_with_its_offset(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLEET_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("FLEET_TIMEZONE", "Asia/Ho_Chi_Minh")  # the default, whatever this machine says
+    get_settings.cache_clear()
+    starts = datetime(2030, 12, 5, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi
+    rows = [
+        Province(code="01", name="Hà Nội", codename="ha_noi", division_type=DivisionType.CENTRAL_CITY),
+        AdminUnit(code="00004", name="Ba Đình", division_type=DivisionType.WARD, province_code="01"),
+        Site(code="00004", admin_code="00004", province_code="01", name="Ba Đình", carrier=Carrier.VNPT),
+        MeetingSession(id=4, title="Hội nghị", starts_at=starts, timezone="Asia/Ho_Chi_Minh",
+                       dial_string="hop@bridge.hoinghi.gov.vn", participants={"all": True},
+                       status=SessionStatus.SCHEDULED),
+    ]  # fmt: skip
+    with store.session() as session:
+        for row in rows:  # one at a time: the foreign keys need the rows before them
+            session.add(row)
+            session.flush()
+        session.commit()
+        frozen = frozen_sites(
+            session, Freeze(timedelta(hours=2), timedelta(hours=4)), now=starts - timedelta(hours=1)
+        )
+    get_settings.cache_clear()
+    assert frozen == {"00004": ["session 4 'Hội nghị' at 2030-12-05 08:00 +07:00"]}
 
 
 def test_the_audit_trail_is_append_only(store: Store) -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from sqlmodel import Session, create_engine
 
 from fleet.checks.checkset import CheckSetInvalid, DeviceView, load_check_set
 from fleet.checks.readiness import SessionContext, SiteInput, evaluate_site
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import Finding, Party, Problem
 from fleet.domain.readiness import Outcome, Verdict
+from fleet.engine.sessions import Raw, SessionInvalid, build_session
 from fleet.sim.expect import compare_readiness
 from tests.browser import open_in_chromium
 from tests.simulator import SimHandle
@@ -210,7 +213,11 @@ def test_sessions_are_created_listed_shown_and_cancelled(
     assert created["sites"] == 3 and created["starts_at"] == "2030-01-15T01:00:00+00:00"
     assert created["title"] == "Hội nghị trực tuyến về chuyển đổi số"
     shown = fleet_cli("session", "show", str(created["id"]), db=db, env=env)
-    assert shown.code == 0 and "2030-01-15 08:00 (Asia/Ho_Chi_Minh)" in shown.stdout, shown.stderr
+    assert shown.code == 0 and "2030-01-15 08:00 +07:00" in shown.stdout, shown.stderr
+    moved = fleet_cli("session", "move", str(created["id"]), "--start", "2030-01-17", db=db, env=env)
+    assert moved.code == 2  # a date alone is not a start time: it is refused, not read as midnight
+    assert "command line: start='2030-01-17': a date alone is not a start time" in moved.stderr
+    assert f"session {created['id']} was not moved" in moved.stderr
     cancelled = fleet_cli(
         "session", "cancel", str(created["id"]), "--reason", "moved to Friday", db=db, env=env
     )
@@ -255,8 +262,68 @@ def test_an_invalid_session_names_file_line_field_and_value(
     )
     assert options.code == 2
     assert "start='yesterday': not a date and time" in options.stderr and "'Atlantis'" in options.stderr
+
+    # A date alone is refused, not read as midnight: in a file (an unquoted YAML date) and as an option.
+    definition.write_text(f"title: Giao ban\nstart: 2030-12-05\ndial_string: {DIAL}\nparticipants: all\n")
+    dated = fleet_cli("session", "create", "--file", str(definition), db=db, env=env)
+    assert dated.code == 2
+    assert (
+        f"{definition}:2: start='2030-12-05': a date alone is not a start time; give the time too, "
+        "e.g. '2030-12-05 08:00'" in dated.stderr
+    )
+    option = fleet_cli("session", "create", "--title", "x", "--start", "2030-12-05", "--dial", DIAL, "--all",
+                       db=db, env=env)  # fmt: skip
+    assert option.code == 2 and "command line: start='2030-12-05': a date alone" in option.stderr
     listed = fleet_cli("session", "list", "--all", "--json", db=db, env=env)
     assert json.loads(listed.stdout) == {"sessions": []}
+
+
+def _definition(start: object) -> dict[str, Raw]:
+    """A valid definition but for its start (every site takes part: no inventory is read)."""
+    return {"title": Raw("Giao ban", 1), "start": Raw(start, 2), "dial_string": Raw(DIAL, 3),
+            "participants": Raw("all", 4)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "shown"),
+    [
+        ("2030-12-05", "2030-12-05"),
+        (" 2030-12-05 ", "2030-12-05"),
+        (date(2030, 12, 5), "2030-12-05"),  # what YAML makes of an unquoted date
+        ("20301205", "20301205"),
+        ("2030-12-05+07:00", "2030-12-05+07:00"),
+        ("2030-12-05Z", "2030-12-05Z"),
+    ],
+)
+def test_a_date_alone_is_not_a_start_time(start: object, shown: str) -> None:
+    with Session(create_engine("sqlite://")) as db, pytest.raises(SessionInvalid) as caught:
+        build_session(db, _definition(start), Path("session.yaml"), now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert str(caught.value) == (
+        f"session.yaml:2: start='{shown}': a date alone is not a start time; give the time too, "
+        "e.g. '2030-12-05 08:00'\nno session was created"
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "utc"),
+    [
+        ("2030-12-05 00:00", datetime(2030, 12, 4, 17, 0, tzinfo=UTC)),  # an explicit midnight stays
+        ("2030-12-05 08:00", datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),
+        ("2030-12-05 08:00:30", datetime(2030, 12, 5, 1, 0, 30, tzinfo=UTC)),
+        ("2030-12-05T08:00", datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),
+        ("2030-12-05T08:00:00+09:00", datetime(2030, 12, 4, 23, 0, tzinfo=UTC)),
+        ("2030-12-05 08:00 +07:00", datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),  # as fleet shows a time
+        ("2030-12-05T01:00Z", datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),
+        (datetime(2030, 12, 5, 8, 0), datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),  # YAML's datetime, no zone
+        (datetime(2030, 12, 5, 1, 0, tzinfo=UTC), datetime(2030, 12, 5, 1, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_start_with_a_time_is_read_in_every_form(start: object, utc: datetime) -> None:
+    with Session(create_engine("sqlite://")) as db:
+        meeting = build_session(
+            db, _definition(start), Path("session.yaml"), now=datetime(2030, 1, 1, tzinfo=UTC)
+        )
+    assert meeting.starts_at == utc
 
 
 # --- fleet ready against the simulator -----------------------------------------------------------

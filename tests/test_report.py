@@ -8,17 +8,36 @@ import io
 import json
 import re
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
 
+from fleet.checks.checkset import load_check_set
+from fleet.domain.enums import Carrier, Role
+from fleet.domain.health import Party
+from fleet.domain.readiness import (
+    CheckResult,
+    Outcome,
+    RunStatus,
+    SessionStatus,
+    Severity,
+    SiteVerdict,
+    Verdict,
+)
+from fleet.inventory.schema import SiteRecord
+from fleet.report.document import build_document
 from fleet.report.readiness import CSV_COLUMNS, render_csv, render_html, write_reports
+from fleet.settings import get_settings
+from fleet.store.models import MeetingSession, ReadinessRun
 from tests import browser, sim_helpers
 from tests.browser import open_in_chromium
 
 LABELS = {"ready": "READY", "degraded": "DEGRADED", "not_ready": "NOT READY", "unknown": "UNKNOWN"}
+ROOT = Path(__file__).resolve().parent.parent
 PROVINCES = {"01": "Thành phố Hà Nội", "79": "Thành phố Hồ Chí Minh", "56": "Tỉnh Khánh Hòa"}
 SCRIPT_NAME = "Phường <script>alert(1)</script> Cửa Nam"
 
@@ -41,7 +60,7 @@ def site(code: str, name: str, province: str, verdict: str, problems: list[dict[
         "verdict": verdict, "verdict_label": LABELS[verdict],
         "reason": "; ".join(f"{p['title']}: {p['reason']}" for p in deciding),
         "parties": list(dict.fromkeys(p["party"] for p in deciding)),
-        "checked_at": "2026-11-24 14:02:40", "source": "polled" if verdict != "ready" else "reused",
+        "checked_at": "2026-11-24 14:02:40 +07:00", "source": "polled" if verdict != "ready" else "reused",
         "rechecked": verdict != "ready",
         "problems": problems,
         "skipped": [{"check": "codec_reachable", "device": f"vn{code}-codec", "cause": "router_reachable"}]
@@ -53,32 +72,32 @@ def build_sites() -> list[dict[str, Any]]:
     return [
         site("00004", "Phường Ba Đình", "01", "not_ready", [
             problem("router_reachable", "Router answers", "fail", "blocker", "Viettel", "no answer to SNMP (2 x 1.0 s)",
-                    "2026-11-24 13:31:05", "vn00004-rtr")], carrier="Viettel", contact_name="Dương Minh Mai"),
+                    "2026-11-24 13:31:05 +07:00", "vn00004-rtr")], carrier="Viettel", contact_name="Dương Minh Mai"),
         site("00008", "Phường Ngọc Hà", "01", "not_ready", [
-            problem("wan_link_up", "WAN link up", "fail", "blocker", "VNPT", "ge0/0 is down", "2026-11-24 14:02:30",
+            problem("wan_link_up", "WAN link up", "fail", "blocker", "VNPT", "ge0/0 is down", "2026-11-24 14:02:30 +07:00",
                     "vn00008-rtr")]),
         site("00012", "Phường Hoàn Kiếm", "01", "ready"),
         site("00016", SCRIPT_NAME, "01", "degraded", [
             problem("camera_preset", "Camera preset set", "fail", "warning", "site staff", "preset 1 is empty",
-                    "2026-11-24 12:10:00", "vn00016-cam", "camera")]),
+                    "2026-11-24 12:10:00 +07:00", "vn00016-cam", "camera")]),
         site("26734", "Phường Sài Gòn", "79", "ready", carrier="Viettel", contact_phone="+84 28 3829 1234"),
         site("26740", "Phường Tân Định", "79", "unknown", [
             problem("codec_registered", "Codec registered to the bridge", "unknown", "blocker", "NOC",
-                    "SSH login timed out", "2026-11-24 14:02:50", "vn26740-codec", "codec")], carrier="Viettel"),
+                    "SSH login timed out", "2026-11-24 14:02:50 +07:00", "vn26740-codec", "codec")], carrier="Viettel"),
         site("26743", "Phường Bến Thành", "79", "not_ready", [
-            problem("wan_link_up", "WAN link up", "fail", "blocker", "VNPT", "packet loss 35 %", "2026-11-24 13:50:00",
+            problem("wan_link_up", "WAN link up", "fail", "blocker", "VNPT", "packet loss 35 %", "2026-11-24 13:50:00 +07:00",
                     "vn26743-rtr"),
             problem("display_on", "Display is on", "fail", "blocker", "site staff", "HDMI 1: no signal",
-                    "2026-11-24 13:40:12", "vn26743-codec", "codec")]),
+                    "2026-11-24 13:40:12 +07:00", "vn26743-codec", "codec")]),
         site("26750", "Phường Xuân Hòa", "79", "ready", contact_name="=HYPERLINK(\"http://evil\";\"x\")"),
         site("22333", "Phường Nha Trang", "56", "ready"),
         site("22366", "Xã Tân Hưng", "56", "not_ready", [
             problem("speed_dial", "Speed dial points at the session", "fail", "blocker", "NOC",
-                    "speed dial 1 is hop@old.hoinghi.gov.vn", "2026-11-24 14:02:41", "vn22366-codec", "codec")],
+                    "speed dial 1 is hop@old.hoinghi.gov.vn", "2026-11-24 14:02:41 +07:00", "vn22366-codec", "codec")],
             carrier="Viettel", contact_name="Trần Văn Đức"),
         site("22370", "Xã Cam Lâm", "56", "degraded", [
             problem("wan_latency", "WAN latency", "fail", "warning", "VNPT", "RTT 180 ms > 150 ms",
-                    "2026-11-24 11:00:00", "vn22370-rtr")]),
+                    "2026-11-24 11:00:00 +07:00", "vn22370-rtr")]),
         site("22375", "Xã Vạn Ninh", "56", "ready"),
     ]  # fmt: skip
 
@@ -119,10 +138,10 @@ def build_doc(sites: list[dict[str, Any]] | None = None, previous_run: int | Non
         "run": {
             "id": 7, "status": "completed",
             "session": {"id": 2, "title": "Hội nghị trực tuyến toàn quốc về chuyển đổi số",
-                        "starts_at": "2026-12-01 08:00 (Asia/Ho_Chi_Minh)", "dial_string": "hop@bridge.hoinghi.gov.vn",
+                        "starts_at": "2026-12-01 08:00 +07:00", "dial_string": "hop@bridge.hoinghi.gov.vn",
                         "bridge": "10.10.0.10", "participants": "all sites"},
             "check_set": {"name": "default", "checks": 21},
-            "started_at": "2026-11-24 14:02:11", "finished_at": "2026-11-24 14:03:02", "duration_s": 51.3,
+            "started_at": "2026-11-24 14:02:11 +07:00", "finished_at": "2026-11-24 14:03:02 +07:00", "duration_s": 51.3,
             "polled_devices": 36, "reused_devices": 0, "rechecked_sites": 7, "deadline_s": 110.0, "deadline_hit": False,
             "previous_run": previous_run,
         },
@@ -161,13 +180,13 @@ def test_csv_keeps_vietnamese_and_fills_the_columns() -> None:
     assert ba_dinh["contact_phone"] == "0977 490 478"  # starts with 0: not guarded
     assert ba_dinh["verdict"] == "NOT READY"
     assert ba_dinh["failed_checks"] == "router_reachable"
-    assert ba_dinh["first_seen"] == "2026-11-24 13:31:05"
+    assert ba_dinh["first_seen"] == "2026-11-24 13:31:05 +07:00"
     assert rows["22366"]["name"] == "Xã Tân Hưng"
 
     ben_thanh = rows["26743"]
     assert ben_thanh["parties"] == "VNPT; site staff"
     assert ben_thanh["failed_checks"] == "wan_link_up; display_on"
-    assert ben_thanh["first_seen"] == "2026-11-24 13:40:12"  # the earliest of the two
+    assert ben_thanh["first_seen"] == "2026-11-24 13:40:12 +07:00"  # the earliest of the two
     assert rows["26740"]["unknown_checks"] == "codec_registered"
     assert rows["26740"]["failed_checks"] == ""
 
@@ -294,6 +313,52 @@ def test_write_reports_writes_three_files_and_json_round_trips(tmp_path: Path) -
     assert paths["csv"].read_bytes() == render_csv(doc)
     assert paths["html"].read_text(encoding="utf-8") == render_html(doc)
     write_reports(doc, target, "run-7")  # overwriting in place works too
+
+
+# ---------------------------------------------------------------------------------------------------- times
+
+
+@pytest.fixture
+def noc_zone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The NOC's zone as the settings give it (Asia/Ho_Chi_Minh), whatever this machine's environment."""
+    monkeypatch.setenv("FLEET_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("FLEET_TIMEZONE", "Asia/Ho_Chi_Minh")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_every_time_in_the_report_is_in_the_noc_zone_with_its_offset(noc_zone: None) -> None:
+    at = datetime(2026, 11, 24, 7, 2, 11, tzinfo=UTC)  # stored in UTC: 14:02:11 in Hanoi
+    run = ReadinessRun(id=7, session_id=3, status=RunStatus.COMPLETED, check_set="default",
+                       started_at=at, finished_at=at + timedelta(seconds=51), duration_s=51.0)  # fmt: skip
+    # The session's own zone is another: its start is shown in both, every other time in the NOC's.
+    meeting = MeetingSession(id=3, title="Hội nghị", starts_at=datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+                             timezone="Asia/Tokyo", dial_string="hop@bridge.hoinghi.gov.vn",
+                             participants={"all": True}, status=SessionStatus.SCHEDULED)  # fmt: skip
+    wan = CheckResult("wan_up", "WAN link up", "vn00004-rtr", Role.ROUTER, Outcome.FAIL, Severity.BLOCKER,
+                      "ge0/0 is down", Party.VNPT, first_seen=at - timedelta(minutes=31))  # fmt: skip
+    verdict = SiteVerdict("00004", Verdict.NOT_READY, [wan], checked_at=at + timedelta(seconds=29))
+    site_record = SiteRecord("00004", "00004", "01", "Phường Ba Đình", Carrier.VNPT)
+    check_set = load_check_set(ROOT / "playbooks" / "readiness" / "default.yaml")
+    doc = build_document(run, meeting, check_set, [verdict], {"00004": site_record}, PROVINCES, None, {})
+
+    assert (
+        doc["run"]["session"]["starts_at"]
+        == "2026-12-01 08:00 +07:00 (2026-12-01 10:00 +09:00 in Asia/Tokyo)"
+    )
+    assert doc["run"]["started_at"] == "2026-11-24 14:02:11 +07:00"
+    assert doc["run"]["finished_at"] == "2026-11-24 14:03:02 +07:00"
+    assert doc["sites"][0]["checked_at"] == "2026-11-24 14:02:40 +07:00"
+    assert doc["sites"][0]["problems"][0]["first_seen"] == "2026-11-24 13:31:11 +07:00"
+    row = next(csv.DictReader(io.StringIO(render_csv(doc).decode("utf-8-sig"))))
+    assert (row["checked_at"], row["first_seen"]) == (
+        "2026-11-24 14:02:40 +07:00",
+        "2026-11-24 13:31:11 +07:00",
+    )
+    page = render_html(doc)
+    assert "Starts 2026-12-01 08:00 +07:00 (2026-12-01 10:00 +09:00 in Asia/Tokyo)" in page
+    assert "2026-11-24 14:02:11 +07:00" in page and "first seen 2026-11-24 13:31:11 +07:00" in page
 
 
 # ---------------------------------------------------------------------------------------------------- browser

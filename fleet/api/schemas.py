@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceStatus
@@ -13,6 +13,9 @@ from fleet.domain.provision import AuditAction, AuditOutcome, DeviceOutcome, Pro
 from fleet.domain.readiness import RunStatus, SessionStatus, Verdict
 from fleet.domain.service import ApiRole, JobKind, JobRunStatus
 from fleet.domain.sweep import SweepStatus
+from fleet.engine.sessions import date_alone, date_alone_reason
+from fleet.inventory.problems import show_value
+from fleet.store.types import local_zone
 
 T = TypeVar("T")
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"  # device names, site codes, playbook names
@@ -23,6 +26,13 @@ def _one_line(value: str) -> str:
         raise ValueError("must be one line, without control characters")
     return value
 
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(local_zone())
+
+
+# A time the API gives: ISO 8601 in the NOC's zone, with its offset (stored in UTC).
+Time = Annotated[datetime, PlainSerializer(_local, return_type=datetime)]
 
 # Text that ends up in the database, in logs or on a device: one line, no control characters.
 Line = Annotated[str, AfterValidator(_one_line)]
@@ -71,7 +81,7 @@ class SiteOut(BaseModel):
     contact_name: str
     contact_phone: str
     address: str
-    updated_at: datetime
+    updated_at: Time
 
 
 class DeviceOut(BaseModel):
@@ -124,8 +134,8 @@ class DeviceStateOut(BaseModel):
     province_name: str
     carrier: Carrier
     status: DeviceStatus
-    since: datetime
-    checked_at: datetime
+    since: Time
+    checked_at: Time
     problems: list[dict[str, Any]]
     facts: dict[str, Any]
 
@@ -133,7 +143,7 @@ class DeviceStateOut(BaseModel):
 class SampleOut(BaseModel):
     device: str
     sweep_id: int
-    at: datetime
+    at: Time
     status: DeviceStatus
     problems: list[dict[str, Any]]
     facts: dict[str, Any]
@@ -161,9 +171,9 @@ class SweepOut(BaseModel):
     status: SweepStatus
     trigger: str
     scope: dict[str, Any]
-    started_at: datetime
-    heartbeat_at: datetime
-    finished_at: datetime | None
+    started_at: Time
+    heartbeat_at: Time
+    finished_at: Time | None
     devices: int
     counts: dict[str, int]
     duration_s: float | None
@@ -199,13 +209,30 @@ class Participants(Strict):
         return {"sites": self.sites}
 
 
-class SessionCreate(Strict):
-    title: Line = Field(min_length=1, max_length=300)
-    start: Line = Field(
+def _has_time(value: str) -> str:
+    day = date_alone(value)
+    if day is not None:  # read as midnight, it would put the readiness runs and the freeze in the night
+        raise ValueError(f"{show_value(value.strip())}: {date_alone_reason(day)}")
+    return value
+
+
+# A session's start: a date and a time (a date alone is refused, not read as midnight).
+Start = Annotated[
+    str,
+    Field(
         min_length=1,
         max_length=40,
-        description="'YYYY-MM-DD HH:MM' in the session's time zone, or an ISO time with an offset.",
-    )
+        description="'YYYY-MM-DD HH:MM' in the session's time zone, or an ISO time with an offset; "
+        "a date alone is refused.",
+    ),
+    AfterValidator(_one_line),
+    AfterValidator(_has_time),
+]
+
+
+class SessionCreate(Strict):
+    title: Line = Field(min_length=1, max_length=300)
+    start: Start
     timezone: Line | None = Field(default=None, max_length=64)
     dial_string: Line = Field(min_length=1, max_length=255)
     bridge: Line | None = Field(default=None, max_length=255)
@@ -214,7 +241,7 @@ class SessionCreate(Strict):
 
 
 class SessionPatch(Strict):
-    start: Line = Field(min_length=1, max_length=40, description="The new start, as in SessionCreate.")
+    start: Start
 
 
 class SessionCancel(Strict):
@@ -224,7 +251,7 @@ class SessionCancel(Strict):
 class SessionOut(BaseModel):
     id: int
     title: str
-    starts_at: datetime
+    starts_at: Time
     timezone: str
     dial_string: str
     bridge: str
@@ -236,7 +263,7 @@ class SessionOut(BaseModel):
 
 class SessionDetailOut(SessionOut):
     sites: int
-    readiness_at: list[datetime] = Field(description="When the scheduler runs readiness for it (UTC).")
+    readiness_at: list[Time] = Field(description="When the scheduler runs readiness for it.")
 
 
 class ReadinessStart(Strict):
@@ -250,8 +277,8 @@ class ReadinessRunOut(BaseModel):
     status: RunStatus
     trigger: str
     check_set: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: Time
+    finished_at: Time | None
     duration_s: float | None
     sites: int
     counts: dict[str, int]
@@ -272,7 +299,7 @@ class VerdictOut(BaseModel):
     results: list[dict[str, Any]]
     source: str
     rechecked: bool
-    checked_at: datetime | None
+    checked_at: Time | None
 
 
 # --- provisioning, configuration, audit --------------------------------------------------------------------
@@ -297,8 +324,8 @@ class ProvisionRunOut(BaseModel):
     playbook: str
     actor: str
     status: RunStatus
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: Time
+    finished_at: Time | None
     duration_s: float | None
     devices: int
     counts: dict[str, int]
@@ -322,8 +349,8 @@ class ProvisionResultOut(BaseModel):
 class BackupOut(BaseModel):
     device: str
     version: int
-    taken_at: datetime
-    last_seen_at: datetime
+    taken_at: Time
+    last_seen_at: Time
     sha256: str
     size: int
     source: str
@@ -343,7 +370,7 @@ class DriftOut(BaseModel):
     lines: list[str] = Field(default_factory=list)
     diff: str = ""
     backup_version: int | None = None
-    backup_taken_at: datetime | None = None
+    backup_taken_at: Time | None = None
     reason: str = ""  # why it was not compared (drift false): no backup kept yet
 
 
@@ -357,7 +384,7 @@ class DriftReportOut(BaseModel):
 
 class AuditOut(BaseModel):
     id: int
-    at: datetime
+    at: Time
     actor: str
     action: AuditAction
     outcome: AuditOutcome
@@ -382,11 +409,11 @@ class TokenOut(BaseModel):
     name: str
     role: ApiRole
     prefix: str
-    created_at: datetime
+    created_at: Time
     created_by: str
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+    expires_at: Time | None
+    revoked_at: Time | None
+    last_used_at: Time | None
 
 
 class TokenCreated(TokenOut):
@@ -401,25 +428,25 @@ class Me(BaseModel):
 
 class LeaseOut(BaseModel):
     holder: str
-    acquired_at: datetime
-    renewed_at: datetime
-    expires_at: datetime
+    acquired_at: Time
+    renewed_at: Time
+    expires_at: Time
     generation: int
     alive: bool
 
 
 class ScheduledJobOut(BaseModel):
     id: str
-    next_run_at: datetime | None
+    next_run_at: Time | None
 
 
 class FiringOut(BaseModel):
     id: int
     job_id: str
     kind: JobKind
-    scheduled_for: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    scheduled_for: Time
+    started_at: Time | None
+    finished_at: Time | None
     status: JobRunStatus
     holder: str
     late_s: float

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from fleet.settings import Settings, get_settings
 from fleet.store.db import Store
+from fleet.store.types import show_time
 
 # Data (tables, JSON) goes to stdout; messages and progress go to stderr.
 # Piped output is not squeezed to 80 columns: cut-off names and addresses are useless to grep.
@@ -50,6 +51,10 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(settings().timezone)
 
 
-def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time in the NOC's time zone, as staff read it."""
-    return moment.astimezone(local_zone()).strftime(fmt)
+def local_time(moment: datetime, fmt: str | None = None, *, seconds: bool = False) -> str:
+    """A stored UTC time as staff read it: in the NOC's zone, with its offset (``show_time``).
+
+    ``fmt`` is from before every shown time carried its date and offset: only whether it asks for
+    seconds (``%S``) still counts; pass ``seconds`` instead.
+    """
+    return show_time(moment, local_zone(), seconds=seconds or (fmt is not None and "%S" in fmt))

@@ -502,7 +502,8 @@ def show(
             else repo.backup_at(session, device, moment)
         )
     if row is None:
-        when = f" at {at}" if at else f" version {version}" if version else ""
+        shown = f" at {deps.local_time(moment, seconds=True)}" if moment else ""
+        when = shown or (f" version {version}" if version else "")
         raise NotFoundError(
             f"no configuration kept for '{device}'{when} (fleet config show {device} --history)"
         )
@@ -662,7 +663,7 @@ def audit(
         style = "red" if r.outcome.value == "failed" else "green" if r.outcome.value == "ok" else ""
         table.add_row(
             str(r.id),
-            deps.local_time(r.at, "%Y-%m-%d %H:%M:%S"),
+            deps.local_time(r.at, seconds=True),
             r.actor,
             r.action.value,
             f"[{style}]{r.outcome.value}[/]" if style else r.outcome.value,

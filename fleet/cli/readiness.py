@@ -31,6 +31,10 @@ VERDICT_STYLE = {
 MAX_SITES_SHOWN = 60
 
 
+def _starts(meeting: MeetingSession) -> str:
+    return repo.describe_start(meeting, deps.local_zone())
+
+
 def _session_json(meeting: MeetingSession, runs: list[ReadinessRun] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": meeting.id,
@@ -71,7 +75,9 @@ def create(
     file: Path | None = typer.Option(None, "--file", "-f", help="A session definition in YAML."),
     title: str | None = typer.Option(None, "--title", help="What the session is."),
     start: str | None = typer.Option(
-        None, "--start", help="Start, 'YYYY-MM-DD HH:MM' in the session's time zone (or with an offset)."
+        None,
+        "--start",
+        help="Start, 'YYYY-MM-DD HH:MM' in the session's time zone (or with an offset); a date needs a time.",
     ),
     timezone: str | None = typer.Option(None, "--timezone", help="Default: Asia/Ho_Chi_Minh."),
     dial: str | None = typer.Option(None, "--dial", help="The bridge's dial string (SIP URI)."),
@@ -121,8 +127,8 @@ def create(
         deps.print_json(_session_json(meeting) | {"sites": count})
         return
     deps.out.print(
-        f"session {meeting.id} created: {meeting.title}, starts {deps.local_time(meeting.starts_at)} "
-        f"({meeting.timezone}), {count:,} sites, dial {meeting.dial_string}"
+        f"session {meeting.id} created: {meeting.title}, starts {_starts(meeting)}, "
+        f"{count:,} sites, dial {meeting.dial_string}"
     )
     deps.err.print(f"next: fleet ready {meeting.id}")
 
@@ -150,7 +156,7 @@ def list_(
         runs = last.get(m.id) or []
         table.add_row(
             str(m.id),
-            deps.local_time(m.starts_at),
+            _starts(m),
             m.title,
             repo.describe_participants(m.participants),
             m.status.value,
@@ -164,7 +170,7 @@ def _run_cell(run: ReadinessRun) -> str:
     if not counts:
         return f"{run.id}: {run.status.value}"
     shown = ", ".join(f"{counts.get(v.value, 0)} {v.label}" for v in reversed(VERDICT_ORDER))
-    return f"run {run.id} {deps.local_time(run.started_at, '%m-%d %H:%M')}: {shown}"
+    return f"run {run.id} {deps.local_time(run.started_at)}: {shown}"
 
 
 @app.command("show")
@@ -178,7 +184,7 @@ def show(session_id: int = typer.Argument(..., help="The session's id."), as_jso
         deps.print_json(_session_json(meeting, runs) | {"sites": count})
         return
     deps.out.print(f"[bold]session {meeting.id}[/]: {meeting.title}")
-    deps.out.print(f"  starts      {deps.local_time(meeting.starts_at)} ({meeting.timezone})")
+    deps.out.print(f"  starts      {_starts(meeting)}")
     deps.out.print(f"  status      {meeting.status.value}{f' ({meeting.note})' if meeting.note else ''}")
     deps.out.print(
         f"  dial        {meeting.dial_string}{f'  bridge {meeting.bridge}' if meeting.bridge else ''}"
@@ -193,7 +199,9 @@ def show(session_id: int = typer.Argument(..., help="The session's id."), as_jso
 def move(
     session_id: int = typer.Argument(..., help="The session's id."),
     start: str = typer.Option(
-        ..., "--start", help="New start, 'YYYY-MM-DD HH:MM' in the session's time zone (or with an offset)."
+        ...,
+        "--start",
+        help="New start, 'YYYY-MM-DD HH:MM' in the session's zone (or with an offset); a date needs a time.",
     ),
 ) -> None:
     """Move a session to a new start; the scheduler moves its readiness runs with it."""
@@ -283,7 +291,7 @@ def print_outcome(done: ReadinessOutcome) -> None:
     meeting = done.meeting
     deps.out.print(
         f"[bold]Readiness run {run.id}[/] of session {meeting.id}, {meeting.title}, "
-        f"starting {deps.local_time(meeting.starts_at)} ({meeting.timezone})"
+        f"starting {_starts(meeting)}"
     )
     table = Table()
     for verdict in reversed(VERDICT_ORDER):

@@ -139,7 +139,7 @@ def scheduler_status(
         deps.out.print(
             f"lease: {lease.holder}, generation {lease.generation}, "
             f"since {deps.local_time(lease.acquired_at)}, {state} "
-            f"(until {deps.local_time(lease.expires_at, '%H:%M:%S')})"
+            f"(until {deps.local_time(lease.expires_at, seconds=True)})"
         )
     table = Table(title="Latest firings", title_justify="left")
     for column in ("job", "scheduled", "status", "late", "holder", "note"):
@@ -147,7 +147,7 @@ def scheduler_status(
     for r in rows:
         table.add_row(
             r.job_id,
-            deps.local_time(r.scheduled_for, "%m-%d %H:%M:%S"),
+            deps.local_time(r.scheduled_for, seconds=True),
             r.status.value,
             f"{r.late_s:.0f} s" if r.late_s >= 1 else "",
             r.holder,

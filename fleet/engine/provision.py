@@ -52,7 +52,7 @@ from fleet.store import inventory as inventory_repo
 from fleet.store import readiness as sessions_repo
 from fleet.store.db import Store
 from fleet.store.models import MeetingSession
-from fleet.store.types import utcnow
+from fleet.store.types import show_time, utcnow
 from fleet.transports.errors import TransportError, TransportErrorKind
 from fleet.transports.ssh import Connector, SshClient, SshTarget
 
@@ -296,7 +296,7 @@ def frozen_sites(session: Session, freeze: Freeze, now: datetime | None = None) 
     ).all()
     out: dict[str, list[str]] = {}
     for meeting in meetings:
-        label = f"session {meeting.id} '{meeting.title}' at {meeting.starts_at:%Y-%m-%d %H:%M} UTC"
+        label = f"session {meeting.id} '{meeting.title}' at {show_time(meeting.starts_at)}"
         for code in sessions_repo.participant_codes(session, meeting):
             out.setdefault(code, []).append(label)
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ from fleet.store.types import utcnow
 DIAL = re.compile(r"(?:sips?:)?[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,190}|[0-9*#]{1,32}")
 HOST = re.compile(r"[A-Za-z0-9.\-:]{1,255}")
 FIELDS = ("title", "start", "timezone", "dial_string", "bridge", "check_set", "participants")
+OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\Z", re.IGNORECASE)  # at the end of a start
 PAST_GRACE = timedelta(hours=1)  # a session may be recorded just after it started, not long after
 
 
@@ -154,16 +155,43 @@ def build_session(
     )
 
 
+def date_alone(value: object) -> date | None:
+    """The date, when a start gives a date and no time ('2026-12-05', or a YAML date); else None."""
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for candidate in (text, OFFSET.sub("", text)):  # '2026-12-05+07:00' is a date alone too
+        try:
+            return date.fromisoformat(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+def date_alone_reason(day: date) -> str:
+    return f"a date alone is not a start time; give the time too, e.g. '{day.isoformat()} 08:00'"
+
+
 def _start(check: _Check, raw: Raw | None, zone: ZoneInfo | None, now: datetime) -> datetime | None:
-    if raw is None or not raw.value:
+    if raw is None or raw.value in (None, ""):
         check.add("start", raw, "is required (YYYY-MM-DD HH:MM, local time)")
         return None
-    text = str(raw.value).strip()
-    try:
-        moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError:
-        check.add("start", raw, "not a date and time (YYYY-MM-DD HH:MM, local time)", text)
+    day = date_alone(raw.value)
+    if day is not None:  # read as midnight, it would put the readiness runs and the freeze in the night
+        text = raw.value.isoformat() if isinstance(raw.value, date) else str(raw.value).strip()
+        check.add("start", raw, date_alone_reason(day), text)
         return None
+    if isinstance(raw.value, datetime):
+        moment, text = raw.value, raw.value.isoformat(" ")
+    else:
+        text = str(raw.value).strip()
+        try:
+            moment = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+        except ValueError:
+            check.add("start", raw, "not a date and time (YYYY-MM-DD HH:MM, local time)", text)
+            return None
     if moment.tzinfo is None:
         if zone is None:
             return None

@@ -6,14 +6,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fleet.checks.checkset import CheckSet
 from fleet.domain.health import Party
 from fleet.domain.readiness import Outcome, SiteVerdict, Verdict
 from fleet.inventory.schema import SiteRecord
 from fleet.store.models import MeetingSession, ReadinessRun, SiteVerdictRow
-from fleet.store.readiness import describe_participants
+from fleet.store.readiness import describe_participants, describe_start
+from fleet.store.types import local_zone, show_time
 
 PARTY_ORDER = (Party.VNPT, Party.VIETTEL, Party.SITE, Party.NOC)
 SLUG = {Party.VNPT: "vnpt", Party.VIETTEL: "viettel", Party.SITE: "site-staff", Party.NOC: "noc"}
@@ -29,10 +29,10 @@ def build_document(
     previous: ReadinessRun | None,
     before: Mapping[str, SiteVerdictRow],
 ) -> dict[str, Any]:
-    zone = ZoneInfo(meeting.timezone)
+    zone = local_zone()  # every time in the report: the NOC's zone, with its offset
 
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+        return show_time(moment, zone, seconds=True) if moment else ""
 
     site_docs = [_site(v, sites[v.site], province_names, local) for v in verdicts]
     counts = Counter(v.verdict for v in verdicts)
@@ -52,7 +52,7 @@ def build_document(
             "session": {
                 "id": meeting.id,
                 "title": meeting.title,
-                "starts_at": f"{local(meeting.starts_at)[:16]} ({meeting.timezone})",
+                "starts_at": describe_start(meeting, zone),
                 "dial_string": meeting.dial_string,
                 "bridge": meeting.bridge,
                 "participants": describe_participants(meeting.participants),

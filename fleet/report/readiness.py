@@ -1,7 +1,7 @@
 """Render the pre-meeting readiness document as HTML and CSV, and write the three files side by side.
 
 The document (a plain dict, also written as JSON) is the single source: both renderers only read it.
-Times in it are already local strings, so nothing here touches time zones. The HTML page is
+Times in it are already local strings with their offset, so nothing here touches time zones. The HTML page is
 self-contained: it must open from a file:// URL on a NOC workstation with no network, so it has no
 external assets and needs no JavaScript.
 """
@@ -62,7 +62,7 @@ def _percent(part: int, whole: int) -> str:
 
 
 def _first_seen(problems: Sequence[Mapping[str, Any]]) -> str:
-    # The strings are "YYYY-MM-DD HH:MM:SS" in one local zone, so they sort as text.
+    # The strings are "YYYY-MM-DD HH:MM:SS +HH:MM" in one local zone, so they sort as text.
     seen = [p["first_seen"] for p in problems if p.get("first_seen")]
     return min(seen) if seen else ""
 

@@ -56,7 +56,7 @@ from fleet.store import service as repo
 from fleet.store import sweeps as sweeps_repo
 from fleet.store.db import Store
 from fleet.store.models import Sweep
-from fleet.store.types import utcnow
+from fleet.store.types import show_time, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +250,16 @@ class SchedulerService:
         elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_ERROR:
             log.error("scheduled job %s raised: %r", event.job_id, event.exception)
 
+    def _shown(self, moment: datetime) -> str:
+        """A time for the log and the firing notes: in the NOC's zone, with its offset."""
+        return show_time(moment, self.settings.timezone, seconds=True)
+
     def _note_not_run(self, job_id: str, moment: datetime, status: JobRunStatus, note: str) -> None:
         if job_id == SYNC_JOB:
             return
         kind = JobKind.SWEEP if job_id == SWEEP_JOB else JobKind.READINESS
         scheduled_for = slot_of(moment, self.interval) if kind is JobKind.SWEEP else moment
-        log.warning("%s firing of %s: %s", job_id, scheduled_for.isoformat(), note)
+        log.warning("%s firing of %s: %s", job_id, self._shown(scheduled_for), note)
         try:
             with self.store.session() as session:
                 repo.note_firing(session, job_id, kind, scheduled_for, status, note, self.holder)
@@ -278,13 +282,16 @@ class SchedulerService:
                 moment += step
             more = int((current - moment).total_seconds() // self.interval)
             for index, moment in enumerate(missing):
-                note = f"no sweep ran in this slot (no scheduler was running); folded into {current:%H:%M:%S}"
+                note = (
+                    "no sweep ran in this slot (no scheduler was running); "
+                    f"folded into {self._shown(current)}"
+                )
                 if index == len(missing) - 1 and more > 0:
                     note += f"; {more} later slot(s) before it were missed too"
                 repo.note_firing(
                     session, SWEEP_JOB, JobKind.SWEEP, moment, JobRunStatus.COALESCED, note, self.holder
                 )
-        log.warning("%d sweep slot(s) before %s had no run", len(missing) + more, current.isoformat())
+        log.warning("%d sweep slot(s) before %s had no run", len(missing) + more, self._shown(current))
 
     def run_sweep_firing(self) -> None:
         if not self.leader:
@@ -296,17 +303,17 @@ class SchedulerService:
             with self.store.session() as session:
                 claim = repo.claim_firing(session, SWEEP_JOB, JobKind.SWEEP, slot, self.holder, now=now)
         except Exception:
-            log.exception("could not record the sweep firing of %s", slot.isoformat())
+            log.exception("could not record the sweep firing of %s", self._shown(slot))
             return
         if claim is None:
-            log.info("the sweep of %s has already run", slot.isoformat())
+            log.info("the sweep of %s has already run", self._shown(slot))
             return
         if claim.late_s > self.settings.scheduler_late_after:
-            log.warning("the sweep of %s started %.0f s late", slot.isoformat(), claim.late_s)
+            log.warning("the sweep of %s started %.0f s late", self._shown(slot), claim.late_s)
         running = self._running_sweep()
         if running is not None:
-            started = f"{running.started_at:%H:%M:%S}"
-            note = f"sweep {running.id} ({running.trigger}, started {started} UTC) was still running"
+            started = self._shown(running.started_at)
+            note = f"sweep {running.id} ({running.trigger}, started {started}) was still running"
             self._finish(claim.id or 0, JobRunStatus.SKIPPED, note)
             return
         sweep_ids: list[int] = []
@@ -322,7 +329,7 @@ class SchedulerService:
         except NothingToSweep as exc:
             self._finish(claim.id or 0, JobRunStatus.SKIPPED, str(exc))
         except Exception as exc:
-            log.exception("the scheduled sweep of %s failed", slot.isoformat())
+            log.exception("the scheduled sweep of %s failed", self._shown(slot))
             self._finish(claim.id or 0, JobRunStatus.FAILED, f"{type(exc).__name__}: {exc}", sweep_ids)
         else:
             counts = ", ".join(f"{v} {k}" for k, v in sorted(done.sweep.counts.items()))
@@ -416,7 +423,7 @@ class SchedulerService:
                 kwargs={"session_id": sid, "offset": offset},
                 replace_existing=True,
             )
-            log.info("readiness job %s set for %s", job_id, at.isoformat())
+            log.info("readiness job %s set for %s", job_id, self._shown(at))
 
     def run_readiness_firing(self, session_id: int, offset: float) -> None:
         if not self.leader:
@@ -434,7 +441,7 @@ class SchedulerService:
                     )  # fmt: skip
                     return
                 if at > now + timedelta(seconds=1):
-                    log.info("session %d moved: %s now fires at %s", session_id, job_id, at.isoformat())
+                    log.info("session %d moved: %s now fires at %s", session_id, job_id, self._shown(at))
                     self.sync_soon()
                     return
                 claim = repo.claim_firing(
@@ -447,7 +454,7 @@ class SchedulerService:
             log.exception("could not record the readiness firing %s", job_id)
             return
         if claim is None:
-            log.info("readiness firing %s of %s has already run", job_id, at.isoformat())
+            log.info("readiness firing %s of %s has already run", job_id, self._shown(at))
             return
         if claim.late_s > self.settings.scheduler_late_after:
             log.warning("readiness firing %s started %.0f s late", job_id, claim.late_s)

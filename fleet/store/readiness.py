@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import case, delete, insert, update
@@ -26,7 +26,7 @@ from fleet.store.models import (
     Sweep,
 )
 from fleet.store.sweeps import reap_dead
-from fleet.store.types import utcnow
+from fleet.store.types import show_time, utcnow
 
 STALE_AFTER = timedelta(minutes=30)  # a running readiness run older than this without end has died
 
@@ -106,6 +106,16 @@ def describe_participants(spec: dict[str, Any]) -> str:
         return f"group {spec['group']}"
     where = f" from {spec['file']}" if spec.get("file") else ""
     return f"{len(spec.get('sites', []))} listed sites{where}"
+
+
+def describe_start(meeting: MeetingSession, zone: tzinfo | str | None = None) -> str:
+    """When a session starts: in the NOC's zone with its offset, and in its own zone too if that differs.
+
+    '2030-01-15 08:00 +07:00', or '2030-01-15 06:00 +07:00 (2030-01-15 08:00 +09:00 in Asia/Tokyo)'.
+    """
+    shown = show_time(meeting.starts_at, zone)
+    own = show_time(meeting.starts_at, meeting.timezone)
+    return shown if own == shown else f"{shown} ({own} in {meeting.timezone})"
 
 
 # --- runs ----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from fleet.store.models import (
     Site,
     Sweep,
 )
-from fleet.store.types import utcnow
+from fleet.store.types import show_time, utcnow
 
 STALE_AFTER = timedelta(minutes=10)  # a running sweep with no heartbeat for this long has died
 
@@ -82,7 +82,7 @@ def reap_dead_sweeps(session: Session, now: datetime | None = None) -> list[int]
             sweep.status = SweepStatus.ABORTED
             sweep.finished_at = now
             sweep.note = (
-                f"found still running at {now:%Y-%m-%d %H:%M:%S} UTC after its process "
+                f"found still running at {show_time(now, seconds=True)} after its process "
                 f"({sweep.host} pid {sweep.pid}) {'ended' if dead_here else 'stopped reporting'}"
             )
             session.add(sweep)

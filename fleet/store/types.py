@@ -1,14 +1,21 @@
-"""Column types that keep the database portable between SQLite and PostgreSQL."""
+"""Column types that keep the database portable between SQLite and PostgreSQL; times as stored and as shown.
+
+Times are stored in UTC. A time shown to a person (a message, a table, a report, a problem) is in the
+NOC's zone (the ``timezone`` setting) with its offset, so it cannot be misread: ``show_time``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from fleet.settings import get_settings
 
 
 class StrEnumType(TypeDecorator[StrEnum]):
@@ -55,3 +62,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_zone() -> ZoneInfo:
+    """The NOC's time zone: the ``timezone`` setting."""
+    return ZoneInfo(get_settings().timezone)
+
+
+def show_time(moment: datetime, zone: tzinfo | str | None = None, *, seconds: bool = False) -> str:
+    """An aware time as people read it, in the NOC's zone (or ``zone``) with its offset.
+
+    ``2026-12-05 08:00 +07:00``, or ``2026-12-05 08:00:05 +07:00`` with ``seconds``.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("only a timezone-aware time can be shown")
+    if zone is None:
+        zone = local_zone()
+    elif isinstance(zone, str):
+        zone = ZoneInfo(zone)
+    local = moment.astimezone(zone)
+    offset = int((local.utcoffset() or timedelta()).total_seconds()) // 60
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset), 60)
+    shown = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{shown} {sign}{hours:02d}:{minutes:02d}"

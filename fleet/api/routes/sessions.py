@@ -32,7 +32,7 @@ from fleet.service.options import readiness_options
 from fleet.settings import Settings
 from fleet.store import readiness as repo
 from fleet.store.models import MeetingSession, ReadinessRun
-from fleet.store.types import utcnow
+from fleet.store.types import show_time, utcnow
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The session is cancelled, or a run of it is still going."}
@@ -77,9 +77,8 @@ def create_session(body: SessionCreate, db: DB, svc: Svc, who: Operator) -> Any:
         participants=body.participants.definition(),
     )
     meeting = repo.add_session(db, build_session(db, fields, REQUEST))
-    who.audit(
-        db, AuditAction.SESSION, f"session {meeting.id} created: {meeting.title}, starts {meeting.starts_at}"
-    )
+    starts = show_time(meeting.starts_at, svc.settings.timezone)
+    who.audit(db, AuditAction.SESSION, f"session {meeting.id} created: {meeting.title}, starts {starts}")
     db.commit()
     _sync(svc)
     return _detail(db, meeting, svc.settings)
@@ -110,7 +109,9 @@ def move(session_id: Id, body: SessionPatch, db: DB, svc: Svc, who: Operator) ->
     """Move a session to a new start (operator); its readiness runs move with it."""
     before = repo.get_session(db, session_id).starts_at
     meeting = move_session(db, session_id, body.start, source=REQUEST)
-    who.audit(db, AuditAction.SESSION, f"session {session_id} moved from {before} to {meeting.starts_at}")
+    zone = svc.settings.timezone
+    moved = f"from {show_time(before, zone)} to {show_time(meeting.starts_at, zone)}"
+    who.audit(db, AuditAction.SESSION, f"session {session_id} moved {moved}")
     db.commit()
     _sync(svc)
     return _detail(db, meeting, svc.settings)
