@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=600, description="Seconds to wait for TCP connect and for the SSH banner."
     )
 
+    lab_dir: Path = Field(
+        default=Path("lab"),
+        description="The demo's lab: simulator settings, lab secrets (0600) and its host keys; "
+        "commands run beside it use them.",
+    )
     report_dir: Path = Field(
         default=Path("reports"), description="Where readiness reports are written (a folder per session)."
     )

@@ -97,6 +97,7 @@ def fleet_cli(tmp_path: Path) -> Iterator[object]:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
         full_env["FLEET_DATABASE_URL"] = db or f"sqlite:///{tmp_path / 'cli.db'}"
         full_env["FLEET_CONFIG"] = str(tmp_path / "absent.toml")
+        full_env["FLEET_LAB_DIR"] = str(tmp_path / "absent-lab")  # a developer's demo lab stays out
         full_env["PYTHONIOENCODING"] = "utf-8"
         full_env.update(env or {})
         proc = subprocess.run(

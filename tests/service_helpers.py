@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from fleet.inventory.generator import generate
+from fleet.sim.lab import lab_secrets
 from fleet.sim.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,11 @@ def fleet_env(db: str, tmp: Path, extra: dict[str, str] | None = None) -> dict[s
         "FLEET_CONFIG": str(tmp / "absent.toml"),
         "FLEET_SSH_KNOWN_HOSTS": str(tmp / "known_hosts"),
         "FLEET_REPORT_DIR": str(tmp / "reports"),
+        "FLEET_LAB_DIR": str(tmp / "absent-lab"),
         "PYTHONIOENCODING": "utf-8",
     }
+    # The test inventories' credential references, set: a run refuses to start without them.
+    env |= lab_secrets(generate(sites=1, seed=7).credentials)
     return env | (extra or {})
 
 

@@ -141,7 +141,7 @@ def test_apply_changes_the_drifted_devices_verifies_saves_and_a_second_run_has_n
     untouched = configs(psim, others)
     taken_before = datetime.now().astimezone()
     code, data, stderr = provision(fleet_cli, db, env, "--apply", "--canary", "1")
-    assert code == 0, stderr
+    assert code == 0, (stderr, [(d["device"], d["outcome"], d["reason"]) for d in data["devices"]])
     got = outcomes(data)
     assert {n for n, o in got.items() if o == "changed"} == drifted
     assert configs(psim, others) == untouched

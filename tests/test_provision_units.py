@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fleet.domain.provision import DeviceOutcome, Step
 from fleet.drivers.configs import IOS, REDACTED, VRP, XAPI, ConfigSyntax, ConfigSyntaxError, Stanza
+from fleet.provision.pipeline import DeviceJob, provision
 from fleet.provision.playbook import PlaybookInvalid, load_playbook
 from fleet.provision.templates import TemplateFailed, Templates, UnsafeValue
+from fleet.transports.errors import TransportError, TransportErrorKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,3 +275,79 @@ def test_wordwrap_cannot_split_a_value_into_lines(tmp_path: Path) -> None:
     templates = templates_with(tmp_path, "cisco_ios/t.j2", text)
     with pytest.raises(TemplateFailed, match="wordwrap"):
         templates.render("cisco_ios/t.j2", {"site": {"address": "12 Nguyễn Huệ end reload"}})
+
+
+# --- the pipeline's decisions, on a scripted device ----------------------------------------------
+
+
+class ScriptedSession:
+    """A device session that answers from a script: its configuration text, and a push that fails."""
+
+    def __init__(self, device: ScriptedDevice) -> None:
+        self.device = device
+        self.lines_sent = 0
+
+    def send(self, command: str) -> str:
+        return self.device.reads.pop(0) if self.device.reads else self.device.text
+
+    def configure(self, lines: list[str], **_options: object) -> str:
+        self.lines_sent = self.device.lines_reach
+        raise TransportError(TransportErrorKind.TIMEOUT, "the session did not finish within 60 s")
+
+    def save(self) -> str:
+        return ""
+
+
+class ScriptedDevice:
+    def __init__(self, text: str, lines_reach: int, reads: list[str] | None = None) -> None:
+        self.text = text
+        self.lines_reach = lines_reach
+        self.reads = reads or []
+        self.sessions = 0
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[ScriptedSession]:
+        self.sessions += 1
+        yield ScriptedSession(self)
+
+
+def _job(running: str) -> DeviceJob:
+    intended = IOS.parse_intended("ntp server 10.10.0.1\n")
+    return DeviceJob("r1", "00004", "cisco_ios", IOS, intended, ("ntp server",))
+
+
+def test_a_push_that_sent_no_line_leaves_the_device_failed_not_restored() -> None:
+    whole = fixture("ios_show_running_drifted.txt")
+    device = ScriptedDevice(whole, lines_reach=0)
+    kept: list[str] = []
+    result = provision(device, _job(whole), apply=True, keep=lambda _d, text, _s: kept.append(text))
+    assert result.outcome is DeviceOutcome.FAILED and result.step is Step.PUSH
+    assert "no line was sent: the device is as it was" in result.reason
+    assert device.sessions == 1  # no restore session
+    assert kept and kept[0] == IOS.clean(whole)
+
+
+def test_a_push_cut_after_some_lines_is_restored_and_an_unchanged_device_is_not_restore_failed() -> None:
+    whole = fixture("ios_show_running_drifted.txt")
+    # The restore's read finds the device as it was backed up: restored, from that one read.
+    device = ScriptedDevice(whole, lines_reach=2)
+    result = provision(device, _job(whole), apply=True, keep=lambda *_: None)
+    assert result.outcome is DeviceOutcome.RESTORED, result.reason
+    assert device.sessions == 2
+
+
+def test_an_incomplete_backup_is_never_kept_and_nothing_is_pushed() -> None:
+    whole = fixture("vrp_display_current_drifted.txt")
+    cut = "\n".join(whole.splitlines()[:12])
+    device = ScriptedDevice(cut, lines_reach=5)
+    kept: list[str] = []
+    job = DeviceJob(
+        "r2", "00008", "huawei_vrp", VRP, VRP.parse_intended("ntp-service unicast-server 1.1.1.1\n")
+    )
+    result = provision(device, job, apply=True, keep=lambda _d, text, _s: kept.append(text))
+    assert result.outcome is DeviceOutcome.FAILED and result.step is Step.BACKUP
+    assert result.reason.startswith("backup_incomplete: it ends at")
+    assert kept == [] and device.sessions == 1
+    empty = ScriptedDevice("", lines_reach=5)
+    result = provision(empty, job, apply=True, keep=lambda _d, text, _s: kept.append(text))
+    assert result.reason == "backup_incomplete: the device sent no configuration" and kept == []

@@ -35,7 +35,7 @@ from fleet.store.db import Store
 log = logging.getLogger(__name__)
 API = "/api/v1/"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-STATUS_OF_EXIT = {2: 422, 3: 503, 4: 404, 5: 409}  # fleet's exit codes as HTTP statuses
+STATUS_OF_EXIT = {2: 422, 3: 503, 4: 404, 5: 409, 6: 503}  # fleet's exit codes as HTTP statuses
 DOCS_ASSETS = "/docs/assets"  # Swagger UI's and ReDoc's files, from the fastapi-offline package
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {

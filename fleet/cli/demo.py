@@ -3,13 +3,14 @@
 The whole loop: import the shipped inventory, start the simulator on it with seeded faults,
 enrol the SSH host keys, sweep, then create a session of every site (or of the provinces given)
 and run readiness for it, which judges each site from the fresh sweep and polls the failing ones
-again; the report's files are printed last.
+again; the report's files are printed last. The simulator keeps running afterwards as the lab
+(``fleet lab``), with its secrets and host keys beside it, so every other command works at once.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -27,12 +28,14 @@ from fleet.engine.sessions import build_session, options_definition
 from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
-from fleet.sim.lab import lab_secrets
+from fleet.sim.lab import Lab, LabConfig, lab_secrets
 from fleet.sim.models.cisco_ce import BRIDGE_DIAL
-from fleet.sim.process import SimulatorProcess
+from fleet.sim.process import free_port
 from fleet.store import inventory as repo
 from fleet.store import readiness as readiness_repo
 from fleet.store.types import utcnow
+
+DEFAULT_CONTROL_PORT = 8161  # the simulator's documented control port, when it is free
 
 
 def _import(inventory: Path) -> Inventory:
@@ -82,53 +85,49 @@ def demo(
     if import_only:
         return
     # The simulator and fleet must agree on the secrets the inventory refers to: lab values,
-    # unless the operator has set real ones in the environment.
+    # unless the operator has set real ones in the environment. They are kept in the lab (0600)
+    # so that every later command run here finds them without anyone typing one.
+    lab = Lab(settings.lab_dir)
+    if lab.stop():
+        deps.err.print("stopped the previous demo's simulator")
     secrets = {k: v for k, v in lab_secrets(loaded.credentials).items() if k not in os.environ}
     os.environ.update(secrets)
-    with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
-        work = Path(tmp)
-        args = [
-            "--seed",
-            str(seed),
-            "--fault-rate",
-            str(fault_rate),
-            "--truth-file",
-            str(work / "truth.json"),
-        ]
-        with deps.err.status("starting the simulator…"):
-            sim = SimulatorProcess.start(inventory, dict(os.environ), args=args, log=work / "sim.log")
-            sim.wait_ready(120)
-        try:
-            deps.err.print(
-                f"simulator: {len(loaded.devices):,} devices, faults seeded {seed} at {fault_rate:.0%}"
-            )
-            known_hosts = work / "known_hosts"  # the simulator's keys never reach the NOC's own file
-            scope = resolve_scope(province, [], [], None, snmp_only)
-            if not snmp_only:
-                devices = ssh_cli.select_devices(province, None, None, None, [], [])
-                with deps.err.status(f"enrolling the SSH host keys of {len(devices):,} routers and codecs…"):
-                    outcomes = enrol_host_keys(
-                        devices,
-                        known_hosts,
-                        workers=settings.ssh_workers,
-                        timeout=settings.ssh_connect_timeout,
-                    )
-                failed = sum(o.error is not None for o in outcomes)
-                deps.err.print(
-                    f"host keys: {len(outcomes) - failed:,} enrolled, {failed:,} could not be asked "
-                    "(the sweep reports why)"
+    port = DEFAULT_CONTROL_PORT if _port_free(DEFAULT_CONTROL_PORT) else free_port()
+    lab.save(LabConfig(str(inventory.resolve()), seed, fault_rate, port), secrets)
+    lab.known_hosts.unlink(missing_ok=True)  # enrolled anew below; the NOC's own file is never touched
+    with deps.err.status("starting the simulator…"):
+        lab.start()
+    finished = False
+    try:
+        deps.err.print(
+            f"simulator: {len(loaded.devices):,} devices, faults seeded {seed} at {fault_rate:.0%}"
+        )
+        scope = resolve_scope(province, [], [], None, snmp_only)
+        if not snmp_only:
+            devices = ssh_cli.select_devices(province, None, None, None, [], [])
+            with deps.err.status(f"enrolling the SSH host keys of {len(devices):,} routers and codecs…"):
+                outcomes = enrol_host_keys(
+                    devices,
+                    lab.known_hosts,
+                    workers=settings.ssh_workers,
+                    timeout=settings.ssh_connect_timeout,
                 )
-            options = SweepOptions(
-                known_hosts=known_hosts,
-                ssh_workers=settings.ssh_workers,
-                ssh_time_limit=settings.ssh_time_limit,
-                ssh_connect_timeout=settings.ssh_connect_timeout,
+            failed = sum(o.error is not None for o in outcomes)
+            deps.err.print(
+                f"host keys: {len(outcomes) - failed:,} enrolled in {lab.known_hosts}, {failed:,} could not "
+                "be asked (the sweep reports why)"
             )
-            done = sweep_with_progress(scope, options)
-            print_summary(done)
-            if snmp_only:
-                deps.err.print("readiness needs the codecs' SSH answers: skipped with --snmp-only")
-                return
+        options = SweepOptions(
+            known_hosts=lab.known_hosts,
+            ssh_workers=settings.ssh_workers,
+            ssh_time_limit=settings.ssh_time_limit,
+            ssh_connect_timeout=settings.ssh_connect_timeout,
+        )
+        done = sweep_with_progress(scope, options)
+        print_summary(done)
+        if snmp_only:
+            deps.err.print("readiness needs the codecs' SSH answers: skipped with --snmp-only")
+        else:
             session_id = _demo_session(province)
             readiness = ReadinessOptions(
                 sweep=options,
@@ -138,11 +137,27 @@ def demo(
             )
             outcome = readiness_cli.readiness_with_progress(session_id, readiness)
             readiness_cli.print_outcome(outcome)
-        finally:
-            sim.stop()
+            deps.out.print(
+                f"next: open {outcome.reports['html']}  |  fleet session show {session_id}  |  "
+                "fleet status --faults"
+            )
+        finished = True
+    finally:
+        if not finished:  # a demo that failed leaves nothing running behind it
+            lab.stop()
     deps.out.print(
-        f"next: open {outcome.reports['html']}  |  fleet session show {session_id}  |  fleet status --faults"
+        f"lab: the simulator keeps running at {lab.url()} (fleet lab status | stop | start); "
+        f"its secrets and host keys are in {lab.folder}/, used by every fleet command run here"
     )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _demo_session(province: list[str]) -> int:

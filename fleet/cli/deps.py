@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from fleet.settings import Settings, get_settings
+from fleet.sim.lab import Lab
 from fleet.store.db import Store
 from fleet.store.types import show_time
 
@@ -22,10 +24,23 @@ out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty(
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a message line
 
 _overrides: dict[str, Any] = {}
+log = logging.getLogger(__name__)
 
 
 def set_overrides(**values: Any) -> None:
     _overrides.update({k: v for k, v in values.items() if v is not None})
+
+
+def use_lab() -> None:
+    """Beside a lab (``lab_dir``), use its secrets for unset variables and its host keys by default."""
+    lab = Lab(settings().lab_dir)
+    if not lab.exists():
+        return
+    filled = lab.fill_environment()
+    if "ssh_known_hosts" not in get_settings().model_fields_set:
+        set_overrides(ssh_known_hosts=lab.known_hosts)
+    log.info("lab %s: %d secret(s) from %s; host keys in %s", lab.folder, len(filled), lab.secrets_file,
+             settings().ssh_known_hosts)  # fmt: skip
 
 
 def settings() -> Settings:

@@ -12,13 +12,14 @@ from fleet.cli import db as db_cli
 from fleet.cli import demo as demo_cli
 from fleet.cli import drivers as drivers_cli
 from fleet.cli import inventory as inventory_cli
+from fleet.cli import lab as lab_cli
 from fleet.cli import provision as provision_cli
 from fleet.cli import readiness as readiness_cli
 from fleet.cli import service as service_cli
 from fleet.cli import sim as sim_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli import sweep as sweep_cli
-from fleet.cli.deps import err, set_overrides
+from fleet.cli.deps import err, set_overrides, use_lab
 from fleet.errors import FleetError
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(readiness_cli.app, name="session")
 app.add_typer(provision_cli.app, name="config")
 app.add_typer(service_cli.token_app, name="token")
 app.add_typer(service_cli.scheduler_app, name="scheduler")
+app.add_typer(lab_cli.app, name="lab")
 app.command("demo")(demo_cli.demo)
 app.command("drivers")(drivers_cli.drivers)
 app.command("sim")(sim_cli.sim)
@@ -69,6 +71,7 @@ def root(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     set_overrides(database_url=database_url)
+    use_lab()
 
 
 def main() -> None:

@@ -58,8 +58,10 @@ OUTCOME_STYLE = {
     DeviceOutcome.NOT_STARTED: "dim",
 }
 PROVINCE = typer.Option([], "--province", "-p", help="Only this province (code or name); repeat for more.")
-CARRIER = typer.Option([], "--carrier", "-c", help="Only this carrier's sites; repeat for more.")
-ROLE = typer.Option([], "--role", "-r", help="Only this role; repeat for more.")
+CARRIER = typer.Option(
+    [], "--carrier", "-c", case_sensitive=False, help="Only this carrier's sites; repeat for more."
+)
+ROLE = typer.Option([], "--role", "-r", case_sensitive=False, help="Only this role; repeat for more.")
 GROUP = typer.Option(None, "--group", "-g", help="Only the sites of this group.")
 ROWS_SHOWN = 100  # devices listed per kind of outcome; "… and N more" says how many were left out
 NAMES_SHOWN = 20  # devices named after the diffs shown

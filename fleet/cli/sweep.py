@@ -82,8 +82,12 @@ class Bar:
 
 def sweep(
     province: list[str] = typer.Option([], "--province", "-p", help="Province code or name (repeatable)."),
-    carrier: list[Carrier] = typer.Option([], "--carrier", "-c", help="Carrier (repeatable)."),
-    role: list[Role] = typer.Option([], "--role", "-r", help="Device role (repeatable)."),
+    carrier: list[Carrier] = typer.Option(
+        [], "--carrier", "-c", case_sensitive=False, help="Carrier (repeatable)."
+    ),
+    role: list[Role] = typer.Option(
+        [], "--role", "-r", case_sensitive=False, help="Device role (repeatable)."
+    ),
     group: str | None = typer.Option(None, "--group", "-g", help="Only the sites of this group."),
     snmp_only: bool = typer.Option(False, "--snmp-only", help="Skip SSH: faster, tells less."),
     timeout: float = typer.Option(1.0, "--timeout", min=0.1, max=30, help="SNMP timeout per request, s."),
@@ -227,7 +231,7 @@ def _print_faults(healths: list[DeviceHealth], targets: dict[str, Target]) -> No
 def status(
     site: str | None = typer.Argument(None, help="A site code: every device of it, with facts."),
     province: str | None = typer.Option(None, "--province", "-p", help="Province code or name."),
-    carrier: Carrier | None = typer.Option(None, "--carrier", "-c"),
+    carrier: Carrier | None = typer.Option(None, "--carrier", "-c", case_sensitive=False),
     faults_only: bool = typer.Option(False, "--faults", help="Only devices that are not up."),
     as_json: bool = JSON,
 ) -> None:

@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from fleet.transports.errors import ConfigMode
+
 
 @dataclass(frozen=True, slots=True)
 class Stanza:
@@ -51,7 +53,7 @@ class ConfigSyntax:
     keyed_by_path: bool = False  # codec: 'xConfiguration A B: v' is identified by 'A B'
     section_exit: str | None = None  # leaves a section's mode after its lines
     error_pattern: str = ""  # an answer matching it stops the push (netmiko's error_pattern)
-    config_mode: bool = True  # enter the platform's configuration mode to push
+    config_mode: ConfigMode | None = None  # how to enter configuration mode to push; None: at the prompt
     terminator: str = r"#"  # besides the prompt, what ends a configuration line's answer
     saves: bool = True  # the running configuration must be saved to survive a restart
     volatile: str = r"$^"  # lines of the running configuration that change by themselves
@@ -79,7 +81,8 @@ class ConfigSyntax:
         if error is not None:
             return f"the device answered '{error.group(0).strip()}'"
         if self.first_line and not re.match(self.first_line, lines[0]):
-            return f"it does not begin as a {self.name.upper()} configuration does (first line '{lines[0][:60]}')"
+            first = lines[0][:60]
+            return f"it does not begin as a {self.name.upper()} configuration does (first line '{first}')"
         if self.last_line and not re.match(self.last_line, lines[-1]):
             return (
                 f"it ends at '{lines[-1][:60]}', not at the end mark of a {self.name.upper()} configuration "
@@ -414,6 +417,7 @@ IOS = ConfigSyntax(
         "service-policy output",
     ),
     section_exit="exit",
+    config_mode=ConfigMode("configure terminal", r"\(config[^)\r\n]*\)#", "end"),
     error_pattern=r"(?m)^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Bad|Error|Cannot|Unable).*$",
     volatile=(
         r"^(?:Building configuration\.\.\.|Current configuration : \d+ bytes|! Last configuration change "
@@ -455,6 +459,7 @@ VRP = ConfigSyntax(
         "traffic-policy",
     ),
     section_exit="quit",
+    config_mode=ConfigMode("system-view", r"\[[^\]\r\n]+\]", "return"),
     error_pattern=r"(?m)^Error:.*$",
     terminator=r"\]",
     volatile=r"^!(?:Last configuration was|Software Version|The current login time)",
@@ -476,7 +481,6 @@ XAPI = ConfigSyntax(
     negation=None,
     keyed_by_path=True,
     error_pattern=r"(?m)^.*\(error=True\).*$|^Command not recognized.*$|^ERROR$",
-    config_mode=False,
     terminator=r"ERROR",
     saves=False,  # a CE codec keeps its settings across restarts
     volatile=r"^(?:\*\* end|OK|ERROR)$",

@@ -40,7 +40,7 @@ from fleet.domain.provision import (
 )
 from fleet.domain.readiness import RunStatus, SessionStatus
 from fleet.drivers.configs import ConfigSyntaxError, digest
-from fleet.engine.targets import Scope, Target, build_targets
+from fleet.engine.targets import Scope, Target, build_targets, require_credentials
 from fleet.errors import FleetError, NotFoundError
 from fleet.inventory.problems import Problem
 from fleet.inventory.validate import Inventory
@@ -556,6 +556,7 @@ async def run_provision(  # noqa: PLR0915 - the run's steps in order
     frozen = frozen or {}
     apply = options.applies
     held = {p.job.device for p in planned if apply and p.job.site in frozen and not options.override_reason}
+    require_credentials([p.target for p in planned], snmp=False)  # before anything is recorded or sent
     run_id = _begin(store, planned, options, playbook, scope)
     if on_begin is not None:
         on_begin(run_id)

@@ -90,8 +90,10 @@ def _provision(
     step = Step.LOGIN
     backup: tuple[str, Config] | None = None
     pushing = False
+    opened: SshSession | None = None
     try:
         with connector.session() as session:
+            opened = session
             step = Step.BACKUP
             cleaned, running = _read(session, syntax, "backup")
             backup = (cleaned, running)
@@ -125,7 +127,7 @@ def _provision(
             session.configure(
                 plan.commands,
                 error_pattern=syntax.error_pattern,
-                config_mode=syntax.config_mode,
+                mode=syntax.config_mode,
                 terminator=syntax.terminator,
             )
             result.audit.append(
@@ -152,7 +154,12 @@ def _provision(
             _keep_after(keep, job.device, after_text, "after_push", result)
             result.outcome = DeviceOutcome.CHANGED
     except (TransportError, VerifyFailed) as exc:
-        _failed(connector, job, result, exc, step, backup if pushing else None, keep)
+        # A push that failed before any line reached the device (say, the link was too slow to even
+        # enter configuration mode) left it as it was: nothing to restore, nothing to report as lost.
+        untouched = step is Step.PUSH and opened is not None and opened.lines_sent == 0
+        _failed(connector, job, result, exc, step, backup if pushing and not untouched else None, keep)
+        if untouched and pushing:
+            result.reason += "; no line was sent: the device is as it was"
 
 
 def _failed(
@@ -227,21 +234,23 @@ def _restore(
     cleaned, config = backup
     try:
         with connector.session() as session:
-            _now_text, now = _read(session, syntax, "restore")
+            now_text, now = _read(session, syntax, "restore")
             plan = syntax.plan_restore(now, config)
             secret = next((c for c in plan.commands if REDACTED in c), None)
             if secret is not None:  # the backup holds the line redacted: fleet cannot put it back
                 raise VerifyFailed(
                     [f"'{secret}' holds a secret fleet does not keep; restore that line by hand"]
                 )
-            if not plan.empty:
+            if plan.empty:  # the read just made proves it: no second (slow) read to fail on
+                after_text, after = now_text, now
+            else:
                 session.configure(
                     plan.commands,
                     error_pattern=syntax.error_pattern,
-                    config_mode=syntax.config_mode,
+                    mode=syntax.config_mode,
                     terminator=syntax.terminator,
                 )
-            after_text, after = _read(session, syntax, "restore")
+                after_text, after = _read(session, syntax, "restore")
             left = syntax.differences(after, config)
             if left:
                 raise VerifyFailed(left)

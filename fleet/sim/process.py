@@ -35,10 +35,20 @@ class SimulatorProcess:
 
     @classmethod
     def start(
-        cls, inventory: Path, env: Mapping[str, str], *, args: Sequence[str] = (), log: Path | None = None
+        cls,
+        inventory: Path,
+        env: Mapping[str, str],
+        *,
+        args: Sequence[str] = (),
+        log: Path | None = None,
+        port: int | None = None,
+        detach: bool = False,
     ) -> SimulatorProcess:
-        """Start `fleet sim` on ``inventory`` with a free control port; output goes to ``log``."""
-        port = free_port()
+        """Start `fleet sim` on ``inventory`` (a free control port unless ``port``); output goes to ``log``.
+
+        ``detach``: in a session of its own, so it outlives this process and the terminal (the lab).
+        """
+        port = port or free_port()
         command = [
             sys.executable,
             "-m",
@@ -51,12 +61,22 @@ class SimulatorProcess:
         ]
         if log is None:
             process = subprocess.Popen(  # noqa: S603 - our own command line
-                [*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env)
+                [*command, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=dict(env),
+                start_new_session=detach,
             )
         else:
             with log.open("wb") as out:
                 process = subprocess.Popen(  # noqa: S603 - our own command line
-                    [*command, *args], stdout=out, stderr=subprocess.STDOUT, env=dict(env)
+                    [*command, *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=dict(env),
+                    start_new_session=detach,
                 )
         return cls(process, port, log)
 

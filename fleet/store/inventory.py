@@ -450,20 +450,44 @@ class SiteDetail:
     groups: list[str]
 
 
-def find_site(session: Session, text: str) -> SiteDetail:
-    """A site by code, or by name when exactly one site has it (accents and case ignored)."""
+UNIT_PREFIXES = ("phuong ", "xa ", "dac khu ", "thi tran ")  # folded: ward, commune, special zone, town
+
+
+def resolve_site(session: Session, text: str) -> Site:
+    """A site by code (leading zeros optional) or by name, accents, case and 'Xã'/'Phường' optional.
+
+    A name more than one site has is refused with the candidates, so a lookup never guesses.
+    """
+    text = text.strip()
     site = session.exec(select(Site).where(col(Site.code) == text)).one_or_none()
     if site is None and text.isdigit():
         site = session.exec(select(Site).where(col(Site.code) == text.zfill(5))).one_or_none()
-    if site is None:
-        wanted = _fold(text)
-        candidates = [s for s in session.exec(select(Site)) if _fold(s.name) == wanted]
-        if len(candidates) > 1:
-            listing = "; ".join(f"{s.code} {s.name} (province {s.province_code})" for s in candidates[:10])
-            raise NotFoundError(f"'{text}' names {len(candidates)} sites; give the code: {listing}")
-        site = candidates[0] if candidates else None
-    if site is None:
+    if site is not None:
+        return site
+    wanted = _fold(text)
+    sites = list(session.exec(select(Site)))
+    candidates = [s for s in sites if _fold(s.name) == wanted]
+    if not candidates and wanted:
+        candidates = [s for s in sites if _without_unit(_fold(s.name)) == _without_unit(wanted)]
+    if len(candidates) > 1:
+        listing = "; ".join(f"{s.code} {s.name} (province {s.province_code})" for s in candidates[:10])
+        more = f" and {len(candidates) - 10} more" if len(candidates) > 10 else ""
+        raise NotFoundError(f"'{text}' names {len(candidates)} sites; give the code: {listing}{more}")
+    if not candidates:
         raise NotFoundError(f"no site with code or name '{text}'")
+    return candidates[0]
+
+
+def _without_unit(folded: str) -> str:
+    for prefix in UNIT_PREFIXES:
+        if folded.startswith(prefix):
+            return folded[len(prefix) :]
+    return folded
+
+
+def find_site(session: Session, text: str) -> SiteDetail:
+    """A site (``resolve_site``) with its province, unit, devices and groups."""
+    site = resolve_site(session, text)
     province = session.get_one(Province, site.province_code)
     unit = session.get_one(AdminUnit, site.admin_code)
     devices = [

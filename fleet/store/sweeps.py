@@ -19,7 +19,7 @@ from fleet.domain.health import DeviceHealth, DeviceStatus, Problem
 from fleet.domain.readiness import RunStatus
 from fleet.domain.sweep import SweepStatus
 from fleet.errors import NotFoundError
-from fleet.store.inventory import resolve_province
+from fleet.store.inventory import resolve_province, resolve_site
 from fleet.store.models import (
     Device,
     DeviceSample,
@@ -294,10 +294,7 @@ def device_states(
         .join(DeviceState, col(DeviceState.device_id) == col(Device.id))
     )
     if site is not None:
-        found = session.exec(select(Site).where(col(Site.code) == site)).first()
-        if found is None:
-            raise NotFoundError(f"no site with code '{site}'")
-        query = query.where(col(Site.id) == found.id)
+        query = query.where(col(Site.id) == resolve_site(session, site).id)
     if province is not None:
         query = query.where(col(Site.province_code) == resolve_province(session, province).code)
     if carrier is not None:

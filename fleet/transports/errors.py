@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from fleet.errors import FleetError
@@ -41,3 +42,16 @@ class ConfigRejected(TransportError):
         self.line = line
         self.message = message
         super().__init__(TransportErrorKind.REJECTED, f"'{line}' refused: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMode:
+    """How a platform enters and leaves configuration mode (IOS: configure terminal … end).
+
+    Platform data the drivers give and the SSH transport uses; it lives here, beside the errors,
+    so that drivers need not import the transport.
+    """
+
+    enter: str
+    prompt: str  # regex of the configuration prompt, e.g. '\\(config[^)]*\\)#'
+    leave: str

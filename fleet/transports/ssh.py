@@ -44,7 +44,7 @@ from netmiko.base_connection import BaseConnection
 from netmiko.exceptions import ConfigInvalidException, NetmikoAuthenticationException, ReadTimeout
 from netmiko.ssh_dispatcher import CLASS_MAPPER
 
-from fleet.transports.errors import ConfigRejected, TransportError, TransportErrorKind
+from fleet.transports.errors import ConfigMode, ConfigRejected, TransportError, TransportErrorKind
 from fleet.transports.known_hosts import (
     HostKey,
     KnownHosts,
@@ -146,6 +146,11 @@ class _Session(BaseConnection):
     fleet_deadline: float
     fleet_client: _Client | None = None
     fleet_prompt: str | None = None
+    fleet_writes = 0  # writes to the channel: how many configuration lines reached the device
+
+    def write_channel(self, out_data: str) -> None:
+        self.fleet_writes += 1
+        super().write_channel(out_data)
 
     def fleet_remaining(self) -> float:
         return max(self.fleet_deadline - time.monotonic(), 0.05)
@@ -353,6 +358,7 @@ class SshSession:
         if expect is None and conn.fleet_prompt:
             expect = rf"(?m)^{re.escape(conn.fleet_prompt.strip())}\s*$"
         self._expect = expect
+        self.lines_sent = 0
 
     def _left(self) -> float:
         return max(self._deadline - time.monotonic(), 0.05)
@@ -381,28 +387,48 @@ class SshSession:
         return output if isinstance(output, str) else str(output)
 
     def configure(
-        self, lines: Sequence[str], *, error_pattern: str, config_mode: bool = True, terminator: str = r"#"
+        self, lines: Sequence[str], *, error_pattern: str, mode: ConfigMode | None, terminator: str = r"#"
     ) -> str:
         """Send configuration lines one at a time; stop at the first answer matching ``error_pattern``.
 
-        ``config_mode``: enter the device's configuration mode first and leave it after (netmiko's
-        own commands for the platform); off for devices that take settings at their prompt.
+        ``mode``: enter the device's configuration mode first (waiting for its prompt within the
+        session's time, however slow the link) and leave it after; None for devices that take
+        settings at their prompt. ``lines_sent`` tells afterwards, even after a failure, how many
+        lines reached the device: none means the device was not changed.
         """
+        conn = self._conn
+        self.lines_sent = 0
+        output: str = ""
         try:
-            output: str = self._conn.send_config_set(
-                list(lines),
-                error_pattern=error_pattern,
-                enter_config_mode=config_mode,
-                exit_config_mode=config_mode,
-                read_timeout=self._left(),
-                terminator=terminator,
-            )
+            if mode is not None:
+                output += self._wait_after(mode.enter, rf"{mode.prompt}\s*$")
+            before = conn.fleet_writes
+            try:
+                output += conn.send_config_set(
+                    list(lines),
+                    error_pattern=error_pattern,
+                    enter_config_mode=False,
+                    exit_config_mode=False,
+                    read_timeout=self._left(),
+                    terminator=terminator,
+                )
+            finally:
+                self.lines_sent = conn.fleet_writes - before
+            if mode is not None:
+                prompt = (conn.fleet_prompt or conn.base_prompt or "").strip()
+                output += self._wait_after(mode.leave, rf"^{re.escape(prompt)}\s*$")
         except ConfigInvalidException as exc:
             line, message = _rejection(str(exc))
             raise ConfigRejected(line, message) from None
         except Exception as exc:
             raise self._failed(exc) from None
         return output
+
+    def _wait_after(self, command: str, prompt: str) -> str:
+        """Send a mode command and read until ``prompt``, within the session's time (no fixed waits)."""
+        self._conn.write_channel(self._conn.normalize_cmd(command))
+        text: str = self._conn.read_until_pattern(pattern=prompt, re_flags=re.M, read_timeout=self._left())
+        return text
 
     def save(self) -> str:
         """Make the running configuration the one the device starts with."""

@@ -27,7 +27,7 @@ from fleet.domain.enums import Carrier, Role
 from fleet.domain.provision import AuditAction, ProvisionMode, describe_selection, refusal_entry
 from fleet.domain.service import ApiRole
 from fleet.engine.provision import frozen_sites, prepare, stored_drift
-from fleet.engine.targets import Scope
+from fleet.engine.targets import Scope, require_credentials
 from fleet.errors import FleetError, NotFoundError
 from fleet.provision.playbook import find_playbook, list_playbooks, load_playbook
 from fleet.provision.templates import Templates
@@ -86,6 +86,7 @@ def _start(body: ProvisionRequest, db: DB, svc: Svc, who: Caller) -> Any:
     playbook = load_playbook(find_playbook(body.playbook), templates)
     scope = _scope(db, body.provinces, body.carriers, body.roles, body.group)
     planned = prepare(db, inventory_repo.load_inventory(db), scope, playbook, templates)
+    require_credentials([p.target for p in planned], snmp=False)  # refused now, not in the background
     mode = ProvisionMode.APPLY if body.apply else ProvisionMode.DRY_RUN
     options = provision_options(
         svc.settings,
