@@ -17,7 +17,9 @@ from typing import Any
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import FINDINGS as FINDING_INFO
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, party_for, worst
+from fleet.drivers.ssh_health import CODEC_COMMANDS
 from fleet.sim.faults import FaultKind
+from fleet.sim.link import stall_bounds
 
 NOT_A_SWEEPS = frozenset({FaultKind.CONFIG_DRIFT, FaultKind.RESET_DURING_PUSH, FaultKind.CONFIG_REJECTED})
 CODEC_SSH_FACTS = {
@@ -29,6 +31,15 @@ CODEC_SSH_FACTS = {
     FaultKind.CLOCK_UNSYNCED: Finding.CLOCK_UNSYNCED,
     FaultKind.CONFIG_DRIFT: Finding.SIP_UNREGISTERED,  # the drifted SIP proxy does not register
 }
+
+
+# A sweep's SSH session waits for the simulator's link (fleet.sim.link) once per round trip: the
+# server's version string, the login banner, the session's preparation (routers: terminal width and
+# paging), then each command. Measured with fleet's sessions: a router takes 5 delays, a codec 9.
+SSH_ROUND_TRIPS = {Role.ROUTER: 5, Role.CODEC: 2 + len(CODEC_COMMANDS)}
+CLOSE_CALL = 0.7  # a session estimated past this share of its time limit may run out (loaded poller)
+STALLS_PER_ROUND = 4  # mean stalls a round trip can take: echo and answer, and netmiko's sleeps overshoot
+BANNER_SLACK = 0.5  # seconds either side of the banner timeout: the version string may make it or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,7 @@ class SweepConditions:
     snmp_timeout: float = 1.0
     slow_after: float = 0.3
     ssh_time_limit: float = 30.0
+    ssh_connect_timeout: float = 10.0  # also how long paramiko waits for the version string
     snmp_only: bool = False
 
 
@@ -62,6 +74,49 @@ class Comparison:
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+
+def _ssh_link(
+    role: Role, delay: float, loss: float, cond: SweepConditions
+) -> tuple[set[Finding], set[Finding]]:
+    """What a slow or lossy link does to a sweep's SSH session: (required, optional) findings."""
+    least_stall, mean_stall, longest_stall = stall_bounds(loss)
+    least, most = delay + least_stall, delay + longest_stall  # lateness of one chunk
+    banner = min(cond.ssh_connect_timeout, cond.ssh_time_limit)
+    if least >= banner + BANNER_SLACK:
+        return {Finding.SSH_NO_BANNER}, set()
+    optional = {Finding.SSH_NO_BANNER} if most > banner - BANNER_SLACK else set()
+    rounds = SSH_ROUND_TRIPS.get(role, 0)
+    if rounds * least >= cond.ssh_time_limit:  # each round trip waits at least that long
+        return (set(), optional | {Finding.SSH_TIMEOUT}) if optional else ({Finding.SSH_TIMEOUT}, set())
+    if rounds * (delay + STALLS_PER_ROUND * mean_stall) >= CLOSE_CALL * cond.ssh_time_limit:
+        optional.add(Finding.SSH_TIMEOUT)
+    return set(), optional
+
+
+def _expect_ssh(
+    role: Role,
+    faults: Mapping[FaultKind, Mapping[str, Any]],
+    delay: float,
+    cond: SweepConditions,
+    required: set[Finding],
+    optional: set[Finding],
+) -> tuple[bool, bool]:
+    """Add the SSH findings; whether the SSH facts can be read, and whether they are for certain."""
+    for kind, finding in (
+        (FaultKind.SSH_AUTH_FAILURE, Finding.SSH_AUTH),
+        (FaultKind.SSH_NO_BANNER, Finding.SSH_NO_BANNER),
+        (FaultKind.SSH_RESET, Finding.SSH_RESET),
+    ):
+        if kind in faults:
+            required.add(finding)
+            return False, False
+    loss = faults.get(FaultKind.LOSS)
+    rate = float(loss.get("rate", 0.3)) if loss is not None else 0.0
+    link_required, link_optional = _ssh_link(role, delay, rate, cond)
+    required |= link_required
+    optional |= link_optional
+    return not link_required, not link_required and not link_optional
 
 
 def _expect_device(
@@ -84,18 +139,9 @@ def _expect_device(
         required.add(Finding.SLOW)
     if FaultKind.LOSS in faults and snmp_ok and not snmp_malformed:
         optional |= {Finding.SNMP_LOSS, Finding.SNMP_SILENT if ssh_capable else Finding.NO_ANSWER}
-    ssh_ok = ssh_capable
-    if ssh_capable and FaultKind.SSH_AUTH_FAILURE in faults:
-        required.add(Finding.SSH_AUTH)
-        ssh_ok = False
-    elif ssh_capable and FaultKind.SSH_NO_BANNER in faults:
-        required.add(Finding.SSH_NO_BANNER)
-        ssh_ok = False
-    elif ssh_capable and FaultKind.SSH_RESET in faults:
-        required.add(Finding.SSH_RESET)
-        ssh_ok = False
-    if ssh_ok and delay >= 1.0:
-        optional.add(Finding.SSH_TIMEOUT)  # many late answers can outlast the session's time limit
+    ssh_ok, ssh_sure = (
+        _expect_ssh(role, faults, delay, cond, required, optional) if ssh_capable else (False, False)
+    )
     snmp_facts = snmp_ok and not snmp_malformed
     if role is Role.ROUTER and snmp_facts:
         if FaultKind.WAN_DOWN in faults:
@@ -111,8 +157,14 @@ def _expect_device(
         if FaultKind.FAN_FAILURE in faults:
             required.add(Finding.HARDWARE)
     if role is Role.CODEC and ssh_ok:
-        required |= {finding for kind, finding in CODEC_SSH_FACTS.items() if kind in faults}
-    if FaultKind.OUTDATED_SOFTWARE in faults and (snmp_facts or (role is Role.CODEC and ssh_ok)):
+        ssh_facts = {finding for kind, finding in CODEC_SSH_FACTS.items() if kind in faults}
+        if FaultKind.OUTDATED_SOFTWARE in faults:
+            ssh_facts.add(Finding.SOFTWARE_MISMATCH)
+        if ssh_sure:
+            required |= ssh_facts
+        else:
+            optional |= ssh_facts  # the session may run out of time before it reads them
+    if FaultKind.OUTDATED_SOFTWARE in faults and snmp_facts:
         required.add(Finding.SOFTWARE_MISMATCH)
     return Expectation(frozenset(required), frozenset(optional - required))
 

@@ -81,8 +81,14 @@ FAULTS: dict[FaultKind, FaultInfo] = {
     FaultKind.SSH_RESET: FaultInfo(
         SSH_ROLES, {}, "SSH logs in, then resets the connection at the first command", random=False
     ),
-    FaultKind.SLOW: FaultInfo(ALL_ROLES, {"delay_ms": 2500.0}, "every answer is late by delay_ms"),
-    FaultKind.LOSS: FaultInfo(ALL_ROLES, {"rate": 0.3}, "a share (rate) of SNMP requests gets no answer"),
+    FaultKind.SLOW: FaultInfo(
+        ALL_ROLES, {"delay_ms": 2500.0}, "every answer is late by delay_ms (SSH: every byte sent, in order)"
+    ),
+    FaultKind.LOSS: FaultInfo(
+        ALL_ROLES,
+        {"rate": 0.3},
+        "a share (rate) of SNMP requests gets no answer; on SSH that share of output stalls (retransmission)",
+    ),
     FaultKind.WAN_DOWN: FaultInfo(frozenset({Role.ROUTER}), {}, "WAN interface down: no path to the bridge"),
     FaultKind.IF_ERRORS: FaultInfo(
         frozenset({Role.ROUTER}), {"error_rate": 0.05}, "WAN input errors at error_rate of packets (CRC)"

@@ -57,6 +57,8 @@ class Served:
     listener: ssh.SshListener | None = None
     options: asyncssh.SSHServerConnectionOptions | None = None
     upstream: Served | None = None  # the site's router, for its codec and camera
+    # The SSH side of 'loss': seeded per device, so a run's stalls are the same each time.
+    link_rng: random.Random = field(default_factory=random.Random)
     downstream: list[Served] = field(default_factory=list)
 
     @property
@@ -189,6 +191,7 @@ class Simulator:
             served = Served(
                 state, Agent(views[record.driver], self.stats.snmp), ident, secret(profile.ssh_password)
             )
+            served.link_rng.seed(f"fleet-sim-link:{self.seed}:{record.name}")
             self.devices[record.name] = served
         routers = {s.state.site.code: s for s in self.devices.values() if s.state.role is Role.ROUTER}
         for served in self.devices.values():
@@ -273,7 +276,9 @@ class Simulator:
             )
             served.transport = transport
             if record.ssh_port is not None:  # the validated inventory gives SSH ports to SSH drivers only
-                served.listener = ssh.SshListener(served.state, functools.partial(self._ssh_options, served))
+                served.listener = ssh.SshListener(
+                    served.state, functools.partial(self._ssh_options, served), served.link_rng
+                )
                 if not served.silent:
                     try:
                         served.listener.open(self._loop)
@@ -303,13 +308,9 @@ class Simulator:
                 assert cli is not None  # noqa: S101 - only SSH models get a listener
                 return cli
 
-            def delay() -> float:
-                slow = state.faults.get(FaultKind.SLOW)
-                return slow.number("delay_ms") / 1000 if slow is not None else 0.0
-
             served.options = asyncssh.SSHServerConnectionOptions(
                 server_host_keys=[ssh.host_key(self.seed, state.name)],
-                server_factory=lambda: ssh.DeviceSshServer(state, served.password, make_cli, delay),
+                server_factory=lambda: ssh.DeviceSshServer(state, served.password, make_cli, served.link_rng),
                 server_version=ssh.SERVER_VERSION.get(state.driver, "OpenSSH_8.9"),
                 line_editor=False,
                 keepalive_interval=0,

@@ -2,14 +2,21 @@
 
 Listening sockets are plain sockets watched by the event loop; a connection is handed to
 asyncssh only once accepted, so 6,000 listeners cost a socket each and nothing more.
+
+The 'slow' and 'loss' faults act on the link (fleet.sim.link): the server's version string is
+held back by the link's lateness before asyncssh starts, and everything a session writes goes
+through its link. The rest of the key exchange and the login itself stay fast: one late message
+at connect stands for the handshake's round trips, and asyncssh's transport is left untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleet.sim.cli_base import Cli, Reply
 from fleet.sim.device import DeviceState
 from fleet.sim.faults import FaultKind
+from fleet.sim.link import Link, faults_of, lateness
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +47,20 @@ def host_key(seed: int, name: str) -> asyncssh.SSHKey:
 
 
 class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
-    """A PTY shell (or one exec command) on a simulated CLI, with immediate echo like a device."""
+    """A PTY shell (or one exec command) on a simulated CLI, with immediate echo like a device.
 
-    def __init__(
-        self, cli: Cli, delay: Callable[[], float], resets: Callable[[], bool] = lambda: False
-    ) -> None:
+    Input is handled as it arrives; everything written goes through the session's link, which
+    delays it in order for the 'slow' and 'loss' faults (see fleet.sim.link).
+    """
+
+    def __init__(self, cli: Cli, link: Link, resets: Callable[[], bool] = lambda: False) -> None:
         self._cli = cli
-        self._delay = delay
+        self._link = link
         self._resets = resets
         self._chan: Any = None
         self._buffer = ""
         self._last_cr = False
-        self._closing = False
-        self._queue: list[str] = []
-        self._busy = False
-        self._eof = False
-        self._exec_pending = False
+        self._closing = False  # no more input is handled; what is queued still goes out
 
     def connection_made(self, chan: Any) -> None:
         self._chan = chan
@@ -68,17 +74,10 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     def exec_requested(self, command: str) -> bool:
         return True  # answered once the session has started
 
-    def _after_delay(self, callback: Callable[[str], None], text: str) -> None:
-        """Run now, or after the 'slow' fault's delay."""
-        delay = self._delay()
-        if delay > 0:
-            asyncio.get_running_loop().call_later(delay, callback, text)
-        else:
-            callback(text)
-
-    def _run_exec(self, command: str) -> None:
-        self._exec_pending = False
-        if self._closing:
+    def session_started(self) -> None:
+        command = self._chan.get_command()
+        if command is None:
+            self._write(self._cli.banner() + self._cli.prompt())
             return
         reply = self._handle(command)
         if reply.reset:
@@ -86,7 +85,7 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             return
         self._write(reply.output + "\n" if reply.output else "")
         self._closing = True
-        self._chan.exit(0)
+        self._link.send(self._exit)
 
     def _handle(self, line: str) -> Reply:
         if line.strip() and self._resets():
@@ -97,56 +96,38 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             log.exception("CLI failed on %r", line)
             return Reply("% Internal error in the simulated CLI")
 
-    def session_started(self) -> None:
-        command = self._chan.get_command()
-        if command is None:
-            self._after_delay(self._write, self._cli.banner() + self._cli.prompt())
-        else:
-            self._exec_pending = True
-            self._after_delay(self._run_exec, command)
-
     def data_received(self, data: str, datatype: Any) -> None:
         if self._closing:
             return
-        # Echo typed characters at once, per chunk; the Enter itself is answered by the reply's
-        # leading CRLF, as on a real device.
+        # Echo typed characters per chunk; the Enter itself is answered by the reply's leading
+        # CRLF, as on a real device.
         echo = "".join(ch for ch in data if ch >= " " and ch != "\x7f")
         if echo:
-            self._chan.write(echo)
+            self._write(echo)
+        lines: list[str] = []
         for ch in data:
             if ch in "\r\n":
                 if ch == "\n" and self._last_cr:
                     self._last_cr = False
                     continue
                 self._last_cr = ch == "\r"
-                self._queue.append(self._buffer)
+                lines.append(self._buffer)
                 self._buffer = ""
             else:
                 self._last_cr = False
                 if ch in "\x08\x7f":
                     self._buffer = self._buffer[:-1]
                 elif ch == "\x1a":  # Ctrl-Z: each CLI says what it means (IOS: end, VRP: return)
-                    self._queue.append("\x1a")
+                    lines.append("\x1a")
                     self._buffer = ""
                 elif ch >= " " and len(self._buffer) < MAX_LINE:
                     self._buffer += ch
-        self._drain()
+        for line in lines:
+            if self._closing:
+                break
+            self._answer(line)
 
-    def _drain(self) -> None:
-        while self._queue and not self._busy and not self._closing:
-            line = self._queue.pop(0)
-            delay = self._delay()
-            if delay > 0:
-                self._busy = True
-                asyncio.get_running_loop().call_later(delay, self._answer, line, True)
-                return
-            self._answer(line, False)
-
-    def _answer(self, line: str, delayed: bool) -> None:
-        if delayed:
-            self._busy = False
-        if self._closing:
-            return
+    def _answer(self, line: str) -> None:
         reply = self._handle(line)
         if reply.reset:
             self._abort()
@@ -157,19 +138,30 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._write(text)
         if reply.close:
             self._closing = True
-            self._chan.close()
-            return
-        if delayed:
-            self._drain()
-        self._close_if_done()
+            self._link.send(self._close)
 
     def _write(self, text: str) -> None:
-        if self._chan is None or self._chan.is_closing():
-            return
-        self._chan.write(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+        if text:
+            self._link.send(functools.partial(self._put, text.replace("\r\n", "\n").replace("\n", "\r\n")))
+
+    def _put(self, text: str) -> None:
+        if self._chan is not None and not self._chan.is_closing():
+            self._chan.write(text)
+
+    def _exit(self) -> None:
+        if not self._chan.is_closing():
+            self._chan.exit(0)
+
+    def _close(self) -> None:
+        if not self._chan.is_closing():
+            self._chan.close()
 
     def _abort(self) -> None:
+        # The reset follows what the device sent before it, as a RST follows data on the wire.
         self._closing = True
+        self._link.send(self._reset)
+
+    def _reset(self) -> None:
         conn = self._chan.get_extra_info("connection")
         sock = conn.get_extra_info("socket") if conn is not None else None
         if sock is not None:
@@ -180,20 +172,15 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             conn.abort()
 
     def eof_received(self) -> bool:
-        """No more input. Stay half-open while an answer is still owed (a 'slow' device), then close."""
-        self._eof = True
-        return self._owes_answer()
-
-    def _owes_answer(self) -> bool:
-        return self._exec_pending or self._busy or bool(self._queue)
-
-    def _close_if_done(self) -> None:
-        if self._eof and not self._owes_answer() and not self._closing:
+        """No more input: close once what is queued has gone out (staying half-open until then)."""
+        if not self._closing:
             self._closing = True
-            self._chan.close()
+            self._link.send(self._close)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
+        self._link.drop()
 
     def break_received(self, msec: int) -> bool:
         return False
@@ -201,12 +188,12 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
 class DeviceSshServer(asyncssh.SSHServer):
     def __init__(
-        self, state: DeviceState, password: str, make_cli: Callable[[], Cli], delay: Callable[[], float]
-    ):
+        self, state: DeviceState, password: str, make_cli: Callable[[], Cli], rng: random.Random
+    ) -> None:
         self._state = state
         self._password = password
         self._make_cli = make_cli
-        self._delay = delay
+        self._rng = rng
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -220,7 +207,8 @@ class DeviceSshServer(asyncssh.SSHServer):
         return username == self._state.ssh_user and password == self._password
 
     def session_requested(self) -> CliSession:
-        return CliSession(self._make_cli(), self._delay, lambda: self._state.has(FaultKind.SSH_RESET))
+        link = Link(functools.partial(faults_of, self._state), self._rng)
+        return CliSession(self._make_cli(), link, lambda: self._state.has(FaultKind.SSH_RESET))
 
 
 class SshListener:
@@ -230,11 +218,14 @@ class SshListener:
         self,
         state: DeviceState,
         options: Callable[[], asyncssh.SSHServerConnectionOptions],
+        rng: random.Random,
     ) -> None:
         self.state = state
         self._options = options
+        self._rng = rng
         self._sock: socket.socket | None = None
         self._silent: set[socket.socket] = set()
+        self._late: set[socket.socket] = set()  # accepted, the version string still on a slow link
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connections: set[asyncssh.SSHServerConnection] = set()
 
@@ -260,9 +251,10 @@ class SshListener:
             loop.remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
-        for conn in self._silent:
+        for conn in self._silent | self._late:
             conn.close()
         self._silent.clear()
+        self._late.clear()
         for connection in list(self._connections):
             connection.abort()  # a powered-off device drops its sessions too
         self._connections.clear()
@@ -293,6 +285,13 @@ class SshListener:
             conn.close()
 
     async def _serve(self, conn: socket.socket) -> None:
+        late = lateness(faults_of(self.state), self._rng)
+        if late > 0:
+            self._late.add(conn)
+            await asyncio.sleep(late)
+            if conn not in self._late:
+                return  # the device went off meanwhile and closed it
+            self._late.discard(conn)
         try:
             connection = await asyncssh.run_server(conn, options=self._options())
         except (OSError, asyncssh.Error) as exc:
