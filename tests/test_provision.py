@@ -420,10 +420,7 @@ def test_an_interrupted_apply_lets_the_device_in_progress_finish_and_records_how
 ) -> None:
     db, env = pdb
     sites = psim.extra["sites"]
-    first, later = (
-        sites[0][1],
-        sites[2][1],
-    )  # codecs (the simulator's slow routers confuse netmiko's config mode)
+    first, later = sites[0][1], sites[2][1]  # codecs
     for name in (first, later):
         fault(psim, name, "config_drift")
     fault(psim, first, "slow", delay_ms=400)  # its session takes seconds: Ctrl-C lands in the middle

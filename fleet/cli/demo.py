@@ -22,7 +22,7 @@ from fleet.cli import deps
 from fleet.cli import readiness as readiness_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
-from fleet.engine.enrol import enrol_host_keys
+from fleet.engine.enrol import enrol_host_keys, trust_audit
 from fleet.engine.readiness import ReadinessOptions
 from fleet.engine.sessions import build_session, options_definition
 from fleet.engine.sweep import SweepOptions
@@ -112,6 +112,10 @@ def demo(
                     workers=settings.ssh_workers,
                     timeout=settings.ssh_connect_timeout,
                 )
+            selection = f"provinces {', '.join(province)}" if province else "every router and codec"
+            ssh_cli.audit(
+                trust_audit(outcomes, lab.known_hosts, f"demo, {selection}", replace=False), deps.actor()
+            )
             failed = sum(o.error is not None for o in outcomes)
             deps.err.print(
                 f"host keys: {len(outcomes) - failed:,} enrolled in {lab.known_hosts}, {failed:,} could not "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +13,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import typer
 from rich.console import Console
 
+from fleet.errors import FleetError
+from fleet.provision.templates import unsafe
 from fleet.settings import Settings, get_settings
 from fleet.sim.lab import Lab
 from fleet.store.db import Store
@@ -29,6 +34,19 @@ log = logging.getLogger(__name__)
 
 def set_overrides(**values: Any) -> None:
     _overrides.update({k: v for k, v in values.items() if v is not None})
+
+
+ACTOR = typer.Option(
+    None, "--actor", envvar="FLEET_ACTOR", help="Who is acting, for the audit trail (default: your login)."
+)
+
+
+def actor(given: str | None = None) -> str:
+    """Who acts, for the audit trail: --actor (or FLEET_ACTOR), else the login behind sudo, else the login."""
+    who = given or os.environ.get("FLEET_ACTOR") or os.environ.get("SUDO_USER") or getpass.getuser()
+    if not who.strip() or unsafe(who):
+        raise FleetError(f"--actor {who!r}: must be one line of text")
+    return who.strip()
 
 
 def use_lab() -> None:

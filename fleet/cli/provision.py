@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -65,20 +63,11 @@ ROLE = typer.Option([], "--role", "-r", case_sensitive=False, help="Only this ro
 GROUP = typer.Option(None, "--group", "-g", help="Only the sites of this group.")
 ROWS_SHOWN = 100  # devices listed per kind of outcome; "… and N more" says how many were left out
 NAMES_SHOWN = 20  # devices named after the diffs shown
-ACTOR = typer.Option(
-    None, "--actor", envvar="FLEET_ACTOR", help="Who is acting, for the audit trail (default: your login)."
-)
+ACTOR = deps.ACTOR
 
 
 class InvalidInput(FleetError):
     exit_code = 1
-
-
-def _actor(given: str | None) -> str:
-    actor = given or os.environ.get("SUDO_USER") or getpass.getuser()
-    if not actor.strip() or unsafe(actor):
-        raise InvalidInput(f"--actor {actor!r}: must be one line of text")
-    return actor.strip()
 
 
 def _scope(province: list[str], carrier: list[Carrier], role: list[Role], group: str | None) -> Scope:
@@ -171,7 +160,7 @@ def provision(
     as_json: bool = JSON,
 ) -> None:
     """Bring devices to what a playbook's templates render: a dry run unless --apply."""
-    who = _actor(actor)
+    who = deps.actor(actor)
     begun: list[int] = []  # the run's id once it is recorded: a failure before that is a refusal
     try:
         if override_freeze and (not reason or not reason.strip() or unsafe(reason)):
@@ -348,7 +337,7 @@ def backup(
     """Read and keep the running configuration of every router and codec in scope (new version if changed)."""
     scope = _scope(province, carrier, role, group)
     planned = _prepare(scope, None, Templates.open())
-    options = _options(ProvisionMode.BACKUP, _actor(actor), workers=workers)
+    options = _options(ProvisionMode.BACKUP, deps.actor(actor), workers=workers)
     outcome = run_with_progress(planned, options, playbook=None, scope=scope, show=not as_json)
     if as_json:
         deps.print_json(outcome_json(outcome, None))
@@ -392,7 +381,7 @@ def drift(
         if stored:
             report += _stored_drift(planned, playbook)
             continue
-        options = _options(ProvisionMode.DRIFT, _actor(actor), workers=workers)
+        options = _options(ProvisionMode.DRIFT, deps.actor(actor), workers=workers)
         outcome = run_with_progress(planned, options, playbook=playbook, scope=scope, show=not as_json)
         for r in outcome.results:
             if r.outcome is DeviceOutcome.WOULD_CHANGE or r.outcome.failed:

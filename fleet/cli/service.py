@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import signal
@@ -36,10 +35,6 @@ def _service_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     for handler in root.handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-
-
-def _operator() -> str:
-    return os.environ.get("FLEET_ACTOR") or os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 # --- fleet serve ---------------------------------------------------------------------------------------
@@ -176,7 +171,7 @@ def token_create(
 ) -> None:
     """Create a token and print it once: it is stored hashed and cannot be shown again."""
     expires = utcnow() + timedelta(days=expires_days) if expires_days else None
-    actor = _operator()
+    actor = deps.actor()
     with deps.store() as store, store.session() as session:
         new = repo.create_token(session, name, role, actor, expires)
         entry = AuditEntry(
@@ -232,7 +227,7 @@ def token_list(
 @token_app.command("revoke")
 def token_revoke(token: str = typer.Argument(..., help="The token's id, or its name.")) -> None:
     """Revoke a token: it stops working at once."""
-    actor = _operator()
+    actor = deps.actor()
     with deps.store() as store, store.session() as session:
         row = repo.revoke_token(session, repo.find_token(session, token).id or 0)
         entry = AuditEntry(

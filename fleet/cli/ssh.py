@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fleet.cli import deps
-from fleet.cli.provision import ACTOR, _actor
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.provision import AuditEntry, describe_selection
 from fleet.drivers.registry import REGISTRY
@@ -76,7 +75,8 @@ def select_devices(
     return ssh
 
 
-def _audit(entries: list[AuditEntry], actor: str) -> None:
+def audit(entries: list[AuditEntry], actor: str) -> None:
+    """Record host-key changes in the audit trail."""
     with deps.store() as store, store.session() as session:
         audit_repo.add_audit(session, entries, actor, None)
 
@@ -119,7 +119,7 @@ def trust(
         min=0.1,
         help="Seconds per device in all (default: the ssh_connect_timeout setting).",
     ),
-    actor: str | None = ACTOR,
+    actor: str | None = deps.ACTOR,
     as_json: bool = JSON,
 ) -> None:
     """Fetch the host keys of the selected devices (no login) and enrol the new ones.
@@ -127,7 +127,7 @@ def trust(
     Exits 1 when a device's key differs from the one enrolled (refused without --replace) or when
     a device could not be asked.
     """
-    who = _actor(actor)
+    who = deps.actor(actor)
     path = _known_hosts_path(known_hosts)
     devices = select_devices(province, carrier, role, group, device, site)
     progress = Progress(
@@ -150,7 +150,7 @@ def trust(
         )
     carriers, roles = [carrier.value] if carrier else [], [role.value] if role else []
     selection = describe_selection(province, carriers, roles, group, device=device, site=site)
-    _audit(trust_audit(outcomes, path, selection, replace=replace), who)
+    audit(trust_audit(outcomes, path, selection, replace=replace), who)
     counts = Counter(o.enrolment.value if o.enrolment else "failed" for o in outcomes)
     errors = Counter(o.error.kind.value for o in outcomes if o.error is not None)
     refused = counts[Enrolment.CHANGED.value]
@@ -207,10 +207,10 @@ def trust(
 def forget(
     devices: list[str] = typer.Argument(..., help="Device names whose enrolled host keys to remove."),
     known_hosts: Path | None = KNOWN_HOSTS,
-    actor: str | None = ACTOR,
+    actor: str | None = deps.ACTOR,
 ) -> None:
     """Remove devices' enrolled host keys (a device replaced on purpose; 'trust' then enrols the new key)."""
-    who = _actor(actor)
+    who = deps.actor(actor)
     path = _known_hosts_path(known_hosts)
     rows = select_devices([], None, None, None, devices, [])
     known = KnownHosts.load(path)
@@ -225,4 +225,4 @@ def forget(
     if known.changed:
         known.save()
     if entries:
-        _audit(entries, who)
+        audit(entries, who)

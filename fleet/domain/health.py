@@ -108,7 +108,11 @@ FINDINGS: dict[Finding, FindingInfo] = {
     Finding.SNMP_LOSS: FindingInfo(S.DEGRADED, W.CARRIER, "requests are lost on the management path"),
     Finding.SLOW: FindingInfo(S.DEGRADED, W.CARRIER, "the device answers late; check its load and link"),
     Finding.SSH_AUTH: FindingInfo(S.AUTH_FAILED, W.NOC, "check the SSH user and password of the profile"),
-    Finding.SSH_NO_BANNER: FindingInfo(S.DEGRADED, W.CARRIER, "the SSH server hangs; restart it"),
+    Finding.SSH_NO_BANNER: FindingInfo(
+        S.DEGRADED,
+        W.CARRIER,
+        "the SSH server hangs, or the link is too slow to log in: check the line, then restart it",
+    ),
     Finding.SSH_REFUSED: FindingInfo(S.DEGRADED, W.CARRIER, "enable SSH management on the device"),
     Finding.SSH_TIMEOUT: FindingInfo(S.DEGRADED, W.CARRIER, "the SSH session did not finish in time"),
     Finding.SSH_RESET: FindingInfo(S.DEGRADED, W.CARRIER, "the device dropped the SSH session"),
