@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, SHIPPED
+from tests.conftest import SHIPPED
 from tests.helpers import SITES, write_inventory
 
 SECRET_ENV = {
@@ -87,28 +87,6 @@ def test_validate_does_not_create_a_database(fleet_cli: Any, tmp_path: Path) -> 
     assert run.code == 0, run.stderr
     assert "3,321 sites, 9,963 devices" in run.stdout
     assert not (tmp_path / "new.db").exists()
-
-
-def test_demo_imports_sweeps_and_reports_readiness(fleet_cli: Any, tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    run = fleet_cli(
-        "demo", "--province", "79", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT,
-        env={"FLEET_REPORT_DIR": str(reports)},
-    )  # fmt: skip
-    assert run.code == 0, run.stderr
-    assert "3,321 sites in 34 provinces" in run.stdout
-    assert "9,963 devices" in run.stdout
-    assert "by province" in run.stdout and "79 Thành phố Hồ Chí Minh" in run.stdout
-    assert "Faults (" in run.stdout  # 2% of devices carry a seeded fault
-    status = fleet_cli("status", "--faults", "--json", db=f"sqlite:///{tmp_path / 'demo.db'}", cwd=ROOT)
-    assert status.code == 0 and json.loads(status.stdout)["devices"], status.stderr
-    # Readiness for a session of the province, judged from the sweep just made.
-    assert "Readiness run 1 of session 1" in run.stdout and "NOT READY" in run.stdout
-    html = next(line for line in run.stdout.splitlines() if line.startswith("report (html):"))
-    assert Path(html.split(": ", 1)[1]).is_file()
-    assert Path(html.split(": ", 1)[1]).parent.parent == reports
-    doc = json.loads(next(reports.rglob("run-1.json")).read_text(encoding="utf-8"))
-    assert doc["counts"]["sites"] == len(doc["sites"]) > 100 and doc["run"]["reused_devices"] > 0
 
 
 def test_generate_writes_a_larger_synthetic_inventory(fleet_cli: Any, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ secret. The lab is stopped at the end whatever happens.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -45,8 +46,8 @@ def readme_commands() -> list[tuple[str, str]]:
     return commands
 
 
-def province_inventory(target: Path) -> None:
-    """The shipped inventory's files, cut to one province's sites and their devices."""
+def province_inventory(target: Path) -> int:
+    """The shipped inventory's files, cut to some of one province's sites and their devices; how many."""
     target.mkdir()
     with (ROOT / "inventory" / "sites.csv").open(encoding="utf-8", newline="") as f:
         sites = list(csv.DictReader(f))
@@ -63,6 +64,7 @@ def province_inventory(target: Path) -> None:
             writer.writerows(rows)
     for name in ("credentials.yaml", "groups.yaml"):
         shutil.copy(ROOT / "inventory" / name, target / name)
+    return len(keep)
 
 
 def free_port() -> int:
@@ -74,7 +76,7 @@ def free_port() -> int:
 def test_every_readme_command_works_after_the_demo(tmp_path: Path) -> None:
     work = tmp_path / "noc"
     work.mkdir()
-    province_inventory(work / "inventory")
+    sites = province_inventory(work / "inventory")
     (work / "playbooks").symlink_to(ROOT / "playbooks")
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
@@ -105,6 +107,14 @@ def test_every_readme_command_works_after_the_demo(tmp_path: Path) -> None:
         demo = run("fleet demo", timeout=400)
         assert demo.returncode == 0, demo.stderr[-3000:]
         assert "lab: the simulator keeps running" in demo.stdout
+        # The whole loop: import, sweep with its faults, readiness judged from that sweep, the report.
+        assert f"{sites} sites in 1 provinces" in demo.stdout and "Faults (" in demo.stdout
+        assert "79 Thành phố Hồ Chí Minh" in demo.stdout
+        assert "Readiness run 1 of session 1" in demo.stdout
+        html = next(line for line in demo.stdout.splitlines() if line.startswith("report (html):"))
+        assert (work / html.split(": ", 1)[1]).is_file()
+        doc = json.loads(next((work / "reports").rglob("run-1.json")).read_text(encoding="utf-8"))
+        assert doc["counts"]["sites"] == len(doc["sites"]) == sites and doc["run"]["reused_devices"] > 0
         secrets_file = work / "lab" / "secrets.env"
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
         secrets = [line.partition("=")[2] for line in secrets_file.read_text().splitlines()]

@@ -63,8 +63,6 @@ class LabConfig:
             str(self.seed),
             "--fault-rate",
             str(self.fault_rate),
-            "--control-port",
-            str(self.control_port),
             "--truth-file",
             str(truth),
         ]
