@@ -30,10 +30,11 @@ from typing import Any
 
 from common import cpu, lab_inventory, lab_store, peak_mb, truth_of  # bench/common.py
 
+from fleet.engine.progress import ProgressEvent
 from fleet.engine.readiness import ReadinessOptions, run_readiness
 from fleet.engine.runner import run_sweep
 from fleet.engine.sessions import build_session, options_definition
-from fleet.engine.sweep import ProgressEvent, SweepOptions
+from fleet.engine.sweep import SweepOptions
 from fleet.engine.targets import Scope
 from fleet.sim.expect import compare_readiness
 from fleet.sim.models.cisco_ce import BRIDGE_DIAL

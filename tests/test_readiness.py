@@ -210,7 +210,7 @@ def test_sessions_are_created_listed_shown_and_cancelled(
     )  # fmt: skip
     assert made.code == 0, made.stderr
     created = json.loads(made.stdout)
-    assert created["sites"] == 3 and created["starts_at"] == "2030-01-15T01:00:00+00:00"
+    assert created["sites"] == 3 and created["starts_at"] == "2030-01-15T08:00:00+07:00"  # the NOC's zone
     assert created["title"] == "Hội nghị trực tuyến về chuyển đổi số"
     shown = fleet_cli("session", "show", str(created["id"]), db=db, env=env)
     assert shown.code == 0 and "2030-01-15 08:00 +07:00" in shown.stdout, shown.stderr

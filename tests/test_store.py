@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, col, select
 
 from fleet.inventory.validate import validate_paths
 from fleet.store import inventory as repo
-from fleet.store.db import Store, create_db_engine
+from fleet.store.db import HEAD_REVISION, Store, alembic_config, create_db_engine, schema_is_current
 from fleet.store.models import CredentialProfile, Device, Site
 from tests.conftest import SHIPPED
 from tests.helpers import DEVICES, SITES, write_inventory
@@ -145,7 +146,11 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
 def test_migrations_reach_the_same_schema_as_the_models(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD_REVISION
     assert diff == []
+    # The revision every command checks without loading Alembic is Alembic's own head.
+    assert ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head() == HEAD_REVISION
+    assert schema_is_current(store.engine)
 
 
 def test_a_devices_file_may_refer_to_sites_and_profiles_already_in_the_database(

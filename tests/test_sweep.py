@@ -97,13 +97,7 @@ def test_scoped_snmp_only_sweep_and_its_summary(
     unknown = fleet_cli("sweep", "--province", "Atlantis", db=db, env=env)
     assert unknown.code != 0 and "Atlantis" in unknown.stderr
 
-
-def test_a_sweep_without_its_secrets_refuses_to_run_and_keeps_the_recorded_state(
-    sim: SimHandle, fleet_cli: Any, swept_db: tuple[str, dict[str, str]]
-) -> None:
-    db, env = swept_db
-    first = fleet_cli("sweep", "--snmp-only", "--role", "camera", "--json", db=db, env=env)
-    assert first.code == 1, first.stderr
+    # Without its secrets a sweep refuses to start, names each one, and keeps the recorded state.
     before = fleet_cli("status", "--json", db=db, env=env).stdout
     # The cameras' community and the routers' SNMPv3 keys unset: the run must name each and record nothing.
     missing = {k: v for k, v in env.items() if k.endswith(("_SNMP_COMMUNITY", "_SNMP_AUTH_KEY"))}
@@ -120,4 +114,4 @@ def test_a_sweep_without_its_secrets_refuses_to_run_and_keeps_the_recorded_state
     assert fleet_cli("status", "--json", db=db, env=env).stdout == before
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
         statuses = [row[0] for row in conn.execute("SELECT status FROM sweep")]
-    assert statuses == ["completed"]
+    assert statuses == ["completed", "completed"]

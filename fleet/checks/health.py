@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, Finding, Problem, party_for, worst
@@ -15,8 +16,10 @@ from fleet.drivers.facts import Facts
 from fleet.drivers.parsers import ParseError
 from fleet.drivers.registry import Driver
 from fleet.transports.errors import TransportErrorKind as K
-from fleet.transports.snmp import SnmpResult
-from fleet.transports.ssh import SshResult
+
+if TYPE_CHECKING:  # only their shapes: judging needs neither network stack loaded
+    from fleet.transports.snmp import SnmpResult
+    from fleet.transports.ssh import SshResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,9 @@ from fleet.cli import deps
 from fleet.cli import readiness as readiness_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
-from fleet.engine.enrol import enrol_host_keys, trust_audit
-from fleet.engine.readiness import ReadinessOptions
-from fleet.engine.sessions import build_session, options_definition
-from fleet.engine.sweep import SweepOptions
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
 from fleet.sim.lab import Lab, LabConfig, lab_secrets
-from fleet.sim.models.cisco_ce import BRIDGE_DIAL
 from fleet.sim.process import free_port
 from fleet.store import inventory as repo
 from fleet.store import readiness as readiness_repo
@@ -76,6 +71,11 @@ def demo(
     import_only: bool = typer.Option(False, "--import-only", help="Stop after the import."),
 ) -> None:
     """Import the shipped inventory, run the simulator with seeded faults, sweep, and report."""
+    # The engine (SNMP and SSH stacks) loads here, not for every fleet command.
+    from fleet.engine.enrol import enrol_host_keys, trust_audit  # noqa: PLC0415
+    from fleet.engine.readiness import ReadinessOptions  # noqa: PLC0415
+    from fleet.engine.sweep import SweepOptions  # noqa: PLC0415
+
     if not inventory.is_dir():
         deps.err.print(f"[bold red]error:[/] {inventory} is not a directory; run from the project's root")
         raise typer.Exit(2)
@@ -166,6 +166,9 @@ def _port_free(port: int) -> bool:
 
 def _demo_session(province: list[str]) -> int:
     """A session of every site (or of the provinces given) an hour from now, on the simulator's bridge."""
+    from fleet.engine.sessions import build_session, options_definition  # noqa: PLC0415 - see demo()
+    from fleet.sim.models.cisco_ce import BRIDGE_DIAL  # noqa: PLC0415
+
     start = (utcnow() + timedelta(hours=1)).astimezone(deps.local_zone()).strftime("%Y-%m-%d %H:%M")
     fields = options_definition(
         title="Phiên họp trực tuyến toàn quốc (demo)",

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -24,24 +24,18 @@ from fleet.domain.provision import (
     describe_selection,
     refusal_entry,
 )
-from fleet.engine.provision import (
-    Planned,
-    ProvisionOptions,
-    ProvisionOutcome,
-    frozen_sites,
-    prepare,
-    run_provision,
-    stored_drift,
-)
-from fleet.engine.sweep import Phase, ProgressEvent
-from fleet.engine.targets import Scope
+from fleet.engine.progress import Phase, ProgressEvent
 from fleet.errors import FleetError, NotFoundError
 from fleet.provision.playbook import Playbook, find_playbook, list_playbooks, load_playbook
 from fleet.provision.templates import Templates, unsafe
-from fleet.service.options import provision_options
 from fleet.store import configs as repo
 from fleet.store import inventory as inventory_repo
 from fleet.store.models import ProvisionRun
+from fleet.store.types import local_iso
+
+if TYPE_CHECKING:  # the engine (the SSH stack) loads only for the commands that reach devices
+    from fleet.engine.provision import Planned, ProvisionOptions, ProvisionOutcome
+    from fleet.engine.targets import Scope
 
 app = typer.Typer(help="Configuration backups, their history, drift from the playbooks, and past runs.")
 
@@ -77,10 +71,14 @@ def _scope(province: list[str], carrier: list[Carrier], role: list[Role], group:
 def _prepare(scope: Scope, playbook: Playbook | None, templates: Templates) -> list[Planned]:
     with deps.store() as store, store.session() as session:
         inventory = inventory_repo.load_inventory(session)
+        from fleet.engine.provision import prepare  # noqa: PLC0415 - see the imports
+
         return prepare(session, inventory, scope, playbook, templates)
 
 
 def _options(mode: ProvisionMode, actor: str, **given: Any) -> ProvisionOptions:
+    from fleet.service.options import provision_options  # noqa: PLC0415 - see the imports
+
     return provision_options(deps.settings(), mode, actor, **given)
 
 
@@ -100,6 +98,8 @@ def run_with_progress(
     def listener(result: DeviceProvision, done: int, total: int) -> None:
         ok = not result.outcome.failed and result.outcome is not DeviceOutcome.NOT_STARTED
         bar(ProgressEvent(Phase.SSH, done, total, result.device, ok))
+
+    from fleet.engine.provision import run_provision  # noqa: PLC0415 - see the imports
 
     with deps.store() as store, bar.progress:
         return asyncio.run(
@@ -184,6 +184,8 @@ def provision(
         )
         frozen: dict[str, list[str]] = {}
         if apply:
+            from fleet.engine.provision import frozen_sites  # noqa: PLC0415 - see the imports
+
             with deps.store() as store, store.session() as session:
                 frozen = frozen_sites(session, options.freeze)
         outcome = run_with_progress(
@@ -398,6 +400,8 @@ def drift(
 
 
 def _stored_drift(planned: Sequence[Planned], playbook: Playbook) -> list[dict[str, Any]]:
+    from fleet.engine.provision import stored_drift  # noqa: PLC0415 - see the imports
+
     with deps.store() as store, store.session() as session:
         report = stored_drift(session, planned, playbook)
     for item in report:
@@ -463,8 +467,8 @@ def show(
                     [
                         {
                             "version": r.version,
-                            "taken_at": r.taken_at.isoformat(),
-                            "last_seen_at": r.last_seen_at.isoformat(),
+                            "taken_at": local_iso(r.taken_at),
+                            "last_seen_at": local_iso(r.last_seen_at),
                             "sha256": r.sha256,
                             "size": r.size,
                             "source": r.source,
@@ -503,7 +507,7 @@ def show(
             {
                 "device": device,
                 "version": row.version,
-                "taken_at": row.taken_at.isoformat(),
+                "taken_at": local_iso(row.taken_at),
                 "sha256": row.sha256,
                 "text": row.text,
             }
@@ -562,8 +566,8 @@ def _run_json(r: ProvisionRun) -> dict[str, Any]:
         "playbook": r.playbook or None,
         "actor": r.actor,
         "status": r.status.value,
-        "started_at": r.started_at.isoformat(),
-        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "started_at": local_iso(r.started_at),
+        "finished_at": local_iso(r.finished_at) if r.finished_at else None,
         "devices": r.devices,
         "counts": r.counts,
         "stopped": r.stopped or None,
@@ -635,7 +639,7 @@ def audit(
             [
                 {
                     "id": r.id,
-                    "at": r.at.isoformat(),
+                    "at": local_iso(r.at),
                     "actor": r.actor,
                     "action": r.action.value,
                     "outcome": r.outcome.value,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -14,12 +14,13 @@ from fleet.cli import deps
 from fleet.cli.sweep import JSON, Bar
 from fleet.domain.health import Party
 from fleet.domain.readiness import VERDICT_ORDER, Verdict
-from fleet.engine.readiness import ReadinessOptions, ReadinessOutcome, run_readiness
 from fleet.engine.sessions import build_session, move_session, options_definition, read_definition
-from fleet.service.options import readiness_options
 from fleet.store import readiness as repo
 from fleet.store.models import MeetingSession, ReadinessRun
-from fleet.store.types import utcnow
+from fleet.store.types import local_iso, utcnow
+
+if TYPE_CHECKING:  # the engine (SNMP and SSH stacks) loads only for a readiness run
+    from fleet.engine.readiness import ReadinessOptions, ReadinessOutcome
 
 app = typer.Typer(help="Sessions (meetings) the sites must be ready for.", no_args_is_help=True)
 VERDICT_STYLE = {
@@ -39,7 +40,7 @@ def _session_json(meeting: MeetingSession, runs: list[ReadinessRun] | None = Non
     out: dict[str, Any] = {
         "id": meeting.id,
         "title": meeting.title,
-        "starts_at": meeting.starts_at.isoformat(),
+        "starts_at": local_iso(meeting.starts_at),
         "starts_local": deps.local_time(meeting.starts_at),
         "timezone": meeting.timezone,
         "dial_string": meeting.dial_string,
@@ -58,7 +59,7 @@ def _run_json(run: ReadinessRun) -> dict[str, Any]:
     return {
         "id": run.id,
         "status": run.status.value,
-        "started_at": run.started_at.isoformat(),
+        "started_at": local_iso(run.started_at),
         "duration_s": round(run.duration_s or 0.0, 1),
         "sites": run.sites,
         "counts": run.counts,
@@ -239,6 +240,8 @@ def ready(
     as_json: bool = JSON,
 ) -> None:
     """Judge every participating site of a session now; write the HTML, CSV and JSON report."""
+    from fleet.service.options import readiness_options  # noqa: PLC0415 - see the imports
+
     options = readiness_options(
         deps.settings(),
         deadline=deadline,
@@ -270,6 +273,8 @@ def readiness_with_progress(
 
     try:
         with deps.store() as store:
+            from fleet.engine.readiness import run_readiness  # noqa: PLC0415 - see the imports
+
             return run_readiness(store, session_id, options, listeners=(listener,), on_stage=stage)
     finally:
         for bar in bars:

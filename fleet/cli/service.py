@@ -16,7 +16,6 @@ from fleet.cli import deps
 from fleet.cli.sweep import JSON
 from fleet.domain.provision import AuditAction, AuditEntry, AuditOutcome
 from fleet.domain.service import ApiRole
-from fleet.service.scheduler import SchedulerService
 from fleet.store import configs as audit_repo
 from fleet.store import service as repo
 from fleet.store.db import redact_url
@@ -93,6 +92,8 @@ def scheduler(ctx: typer.Context) -> None:
         return
     settings = deps.settings()
     _service_logging()
+    from fleet.service.scheduler import SchedulerService  # noqa: PLC0415 - APScheduler: only to run it
+
     with deps.store() as store:
         service = SchedulerService(store, settings)
         deps.err.print(

@@ -9,15 +9,19 @@ import signal
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fleet.cli import deps
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
+from fleet.sim.errors import SimError
 from fleet.sim.faults import ScenarioError, load_scenario
 from fleet.sim.lab import lab_secrets
-from fleet.sim.runtime import SimError, Simulator
+
+if TYPE_CHECKING:
+    from fleet.sim.runtime import Simulator
 
 
 def load_inventory(paths: list[Path], sites: int | None) -> Inventory:
@@ -89,6 +93,8 @@ def sim(
         if skipped:
             deps.err.print(f"not among the first {sites} sites, so not served: {', '.join(skipped[:10])}")
             parsed = replace(parsed, faults={k: v for k, v in parsed.faults.items() if k in served})
+    from fleet.sim.runtime import Simulator  # noqa: PLC0415 - asyncssh and the models: only to serve
+
     effective_seed = seed if seed is not None else (parsed.seed if parsed is not None and parsed.seed else 1)
     simulator = Simulator(inv, parsed, seed=effective_seed, fault_rate=fault_rate, truth_file=truth_file)
     try:

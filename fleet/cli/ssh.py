@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,12 +20,13 @@ from fleet.cli import deps
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.provision import AuditEntry, describe_selection
 from fleet.drivers.registry import REGISTRY
-from fleet.engine.enrol import Outcome, enrol_host_keys, forget_audit, trust_audit
 from fleet.errors import NotFoundError
 from fleet.store import configs as audit_repo
 from fleet.store import inventory as repo
 from fleet.store.inventory import DeviceRow
-from fleet.transports.known_hosts import Enrolment, KnownHosts, host_name
+
+if TYPE_CHECKING:  # paramiko loads only for the commands that talk SSH or read keys
+    from fleet.engine.enrol import Outcome
 
 app = typer.Typer(help="SSH host keys: enrol them before fleet logs in to devices.", no_args_is_help=True)
 
@@ -82,6 +84,8 @@ def audit(entries: list[AuditEntry], actor: str) -> None:
 
 
 def _line(o: Outcome) -> str:
+    from fleet.transports.known_hosts import Enrolment  # noqa: PLC0415 - see the imports
+
     d = o.device
     where = f"{d.device} ({o.host})"
     if o.error is not None:
@@ -127,6 +131,9 @@ def trust(
     Exits 1 when a device's key differs from the one enrolled (refused without --replace) or when
     a device could not be asked.
     """
+    from fleet.engine.enrol import enrol_host_keys, trust_audit  # noqa: PLC0415 - see the imports
+    from fleet.transports.known_hosts import Enrolment  # noqa: PLC0415
+
     who = deps.actor(actor)
     path = _known_hosts_path(known_hosts)
     devices = select_devices(province, carrier, role, group, device, site)
@@ -210,6 +217,9 @@ def forget(
     actor: str | None = deps.ACTOR,
 ) -> None:
     """Remove devices' enrolled host keys (a device replaced on purpose; 'trust' then enrols the new key)."""
+    from fleet.engine.enrol import forget_audit  # noqa: PLC0415 - see the imports
+    from fleet.transports.known_hosts import KnownHosts, host_name  # noqa: PLC0415
+
     who = deps.actor(actor)
     path = _known_hosts_path(known_hosts)
     rows = select_devices([], None, None, None, devices, [])

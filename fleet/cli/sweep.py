@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,13 +13,16 @@ from rich.table import Table
 from fleet.cli import deps
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import STATUS_ORDER, DeviceHealth, DeviceStatus
-from fleet.engine.runner import StoredSweep, run_sweep
-from fleet.engine.sweep import Phase, ProgressEvent, SweepOptions
-from fleet.engine.targets import Scope, Target
+from fleet.engine.progress import Phase, ProgressEvent
 from fleet.errors import NotFoundError
-from fleet.service.options import sweep_options
 from fleet.store import inventory as inventory_repo
 from fleet.store import sweeps as repo
+from fleet.store.types import local_iso
+
+if TYPE_CHECKING:  # the engine (SNMP and SSH stacks) loads only for the commands that poll
+    from fleet.engine.runner import StoredSweep
+    from fleet.engine.sweep import SweepOptions
+    from fleet.engine.targets import Scope, Target
 
 JSON = typer.Option(False, "--json", help="Print JSON for machines instead of tables.")
 STATUS_STYLE = {
@@ -41,6 +44,8 @@ def resolve_scope(
         sites = frozenset(inventory_repo.group_site_codes(session, group)) if group else None
     if sites is not None and not sites:
         raise NotFoundError(f"group '{group}' has no sites")
+    from fleet.engine.targets import Scope  # noqa: PLC0415 - see the imports
+
     return Scope(codes, frozenset(carriers), frozenset(roles), sites, snmp_only, group)
 
 
@@ -105,6 +110,8 @@ def sweep(
     as_json: bool = JSON,
 ) -> None:
     """Poll every device in scope over SNMP (and SSH where its driver needs it), then report."""
+    from fleet.service.options import sweep_options  # noqa: PLC0415 - see the imports
+
     scope = resolve_scope(province, carrier, role, group, snmp_only)
     options = sweep_options(
         deps.settings(),
@@ -127,6 +134,8 @@ def sweep(
 
 def sweep_with_progress(scope: Scope, options: SweepOptions, *, show: bool = True) -> StoredSweep:
     """Run and record a sweep with a live progress bar on stderr (when it is a terminal)."""
+    from fleet.engine.runner import run_sweep  # noqa: PLC0415 - see the imports
+
     bar = Bar(enabled=show)
     with deps.store() as store, bar.progress:
         return run_sweep(
@@ -143,8 +152,8 @@ def _sweep_json(done: StoredSweep) -> dict[str, Any]:
     return {
         "sweep": sweep.id,
         "status": sweep.status.value,
-        "started_at": sweep.started_at.isoformat(),
-        "finished_at": sweep.finished_at.isoformat() if sweep.finished_at else None,
+        "started_at": local_iso(sweep.started_at),
+        "finished_at": local_iso(sweep.finished_at) if sweep.finished_at else None,
         "duration_s": round(sweep.duration_s or 0.0, 2),
         "scope": sweep.scope,
         "counts": sweep.counts,

@@ -52,7 +52,7 @@ from fleet.store import inventory as inventory_repo
 from fleet.store import readiness as sessions_repo
 from fleet.store.db import Store
 from fleet.store.models import MeetingSession
-from fleet.store.types import show_time, utcnow
+from fleet.store.types import local_iso, show_time, utcnow
 from fleet.transports.errors import TransportError, TransportErrorKind
 from fleet.transports.ssh import Connector, SshClient, SshTarget
 
@@ -275,7 +275,7 @@ def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playboo
                     "lines": list(plan.commands),
                     "diff": plan.diff(job.syntax, running, job.device),
                     "backup_version": kept.version,
-                    "backup_taken_at": kept.taken_at.isoformat(),
+                    "backup_taken_at": local_iso(kept.taken_at),
                 }
             )
     out.append(

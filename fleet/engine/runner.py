@@ -12,7 +12,8 @@ from typing import Any
 
 from fleet.domain.sweep import SweepStatus
 from fleet.drivers.facts import Facts
-from fleet.engine.sweep import ProgressEvent, SweepEngine, SweepOptions, SweepResult
+from fleet.engine.progress import ProgressEvent
+from fleet.engine.sweep import SweepEngine, SweepOptions, SweepResult
 from fleet.engine.targets import Scope, Target, build_targets, require_credentials
 from fleet.errors import FleetError
 from fleet.store import sweeps as repo

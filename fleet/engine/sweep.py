@@ -17,34 +17,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from fleet.checks.health import HealthPolicy, classify, root_cause
 from fleet.domain.enums import Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for, worst
 from fleet.drivers.facts import Facts
+from fleet.engine.progress import Phase, ProgressEvent
 from fleet.engine.targets import Target
 from fleet.transports.errors import TransportErrorKind
 from fleet.transports.snmp import SnmpClient, SnmpResult
 from fleet.transports.ssh import SshClient, SshResult, SshTarget
 
 log = logging.getLogger(__name__)
-
-
-class Phase(StrEnum):
-    SNMP = "snmp"
-    SSH = "ssh"
-    DONE = "done"
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    phase: Phase
-    done: int
-    total: int
-    device: str | None = None
-    ok: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,11 @@ from typing import Any
 from sqlmodel import col, select
 
 from fleet.domain.readiness import RunStatus
+from fleet.engine.progress import ProgressEvent
 from fleet.engine.provision import Planned, ProvisionOptions, run_provision
 from fleet.engine.readiness import ReadinessOptions, run_readiness
 from fleet.engine.runner import run_sweep
-from fleet.engine.sweep import ProgressEvent, SweepOptions
+from fleet.engine.sweep import SweepOptions
 from fleet.engine.targets import Scope
 from fleet.errors import FleetError
 from fleet.provision.playbook import Playbook

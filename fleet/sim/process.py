@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fleet.sim.runtime import SimError
+from fleet.sim.errors import SimError
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from typing import Any, cast
 import asyncssh
 
 from fleet.domain.enums import Role, SnmpVersion
-from fleet.errors import FleetError, SecretError
+from fleet.errors import SecretError
 from fleet.inventory.reference import reference
 from fleet.inventory.schema import CredentialRecord
 from fleet.inventory.validate import Inventory
@@ -31,6 +31,7 @@ from fleet.inventory.writer import write_atomic
 from fleet.sim import ssh
 from fleet.sim.cli_base import Cli
 from fleet.sim.device import DeviceState, build_state
+from fleet.sim.errors import SimError
 from fleet.sim.faults import FAULTS, Fault, FaultKind, Scenario, make_fault, random_faults
 from fleet.sim.models.registry import MODELS
 from fleet.sim.snmp import usm
@@ -41,10 +42,6 @@ from fleet.store.types import utcnow
 log = logging.getLogger(__name__)
 MAX_BODY = 65536
 CUTS_OFF = frozenset({FaultKind.POWERED_OFF, FaultKind.WAN_DOWN})  # router faults that darken a site
-
-
-class SimError(FleetError):
-    """The simulator cannot start as asked."""
 
 
 @dataclass(slots=True)

@@ -6,19 +6,22 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from fleet.errors import ConfigError, StoreError
 from fleet.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest migration. Every command opens the database and checks it; reading it from here
+# spares each one loading Alembic (a third of a second). A test holds it equal to Alembic's head.
+HEAD_REVISION = "0005"
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -61,6 +64,8 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 10_000) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - only when migrating
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -68,9 +73,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def schema_is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return current == [HEAD_REVISION]
 
 
 def upgrade(engine: Engine) -> None:
@@ -78,6 +85,8 @@ def upgrade(engine: Engine) -> None:
     try:
         if schema_is_current(engine):
             return
+        from alembic import command  # noqa: PLC0415 - only when migrating
+
         log.info("upgrading database schema at %s", redact_url(str(engine.url)))
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as exc:

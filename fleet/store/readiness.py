@@ -26,7 +26,7 @@ from fleet.store.models import (
     Sweep,
 )
 from fleet.store.sweeps import reap_dead
-from fleet.store.types import show_time, utcnow
+from fleet.store.types import local_iso, show_time, utcnow
 
 STALE_AFTER = timedelta(minutes=30)  # a running readiness run older than this without end has died
 
@@ -197,7 +197,7 @@ def result_json(result: CheckResult) -> dict[str, Any]:
     if result.cause:
         out["cause"] = result.cause
     if result.first_seen is not None:
-        out["first_seen"] = result.first_seen.isoformat()
+        out["first_seen"] = local_iso(result.first_seen)
     return out
 
 

@@ -30,7 +30,7 @@ from fleet.store.models import (
     Site,
     Sweep,
 )
-from fleet.store.types import show_time, utcnow
+from fleet.store.types import local_iso, show_time, utcnow
 
 STALE_AFTER = timedelta(minutes=10)  # a running sweep with no heartbeat for this long has died
 
@@ -268,8 +268,8 @@ class StateRow:
             "province_name": self.province_name,
             "carrier": self.carrier.value,
             "status": self.status.value,
-            "since": self.since.isoformat(),
-            "checked_at": self.checked_at.isoformat(),
+            "since": local_iso(self.since),
+            "checked_at": local_iso(self.checked_at),
             "problems": self.problems,
             "facts": self.facts,
         }

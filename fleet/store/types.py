@@ -69,6 +69,11 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
 
 
+def local_iso(moment: datetime) -> str:
+    """An aware time for machines (JSON): ISO 8601 in the NOC's zone, with its offset."""
+    return moment.astimezone(local_zone()).isoformat()
+
+
 def show_time(moment: datetime, zone: tzinfo | str | None = None, *, seconds: bool = False) -> str:
     """An aware time as people read it, in the NOC's zone (or ``zone``) with its offset.
 
