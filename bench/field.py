@@ -64,7 +64,8 @@ def sim_call(url: str, method: str, path: str, body: dict[str, Any] | None = Non
     request = urllib.request.Request(url + path, data=data, method=method)  # noqa: S310 - loopback
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
         text = answer.read().decode()
-    return json.loads(text) if text.startswith(("{", "[")) else text
+        kind = answer.headers.get("Content-Type", "")
+    return json.loads(text) if "json" in kind else text
 
 
 def fleet(env: dict[str, str], *args: str) -> tuple[int, Any, float]:
@@ -152,8 +153,8 @@ def _kept(db: Path) -> dict[str, str]:
     import sqlite3  # noqa: PLC0415 - only here
 
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT device, text FROM config_backup ORDER BY version").fetchall()
-    return dict(rows)  # the latest version per device
+        rows = conn.execute("SELECT device, text FROM config_backup ORDER BY version DESC").fetchall()
+    return dict(rows)  # the first version per device: what `fleet config backup` kept
 
 
 def _check(
