@@ -109,7 +109,7 @@ def test_scoped_snmp_only_sweep_and_its_summary(
         assert refused.code == 6, refused.stderr
         for name in missing:  # each reference its devices need is named; no other
             assert (f"env:{name} is not set" in refused.stderr) == (name in named), refused.stderr
-        assert "nothing was polled or recorded" in refused.stderr
+        assert "the run did not start, no device was contacted" in refused.stderr
         assert all(v not in refused.stderr + refused.stdout for v in missing.values())
     assert fleet_cli("status", "--json", db=db, env=env).stdout == before
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:

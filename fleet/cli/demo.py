@@ -22,6 +22,7 @@ from fleet.cli import deps
 from fleet.cli import readiness as readiness_cli
 from fleet.cli import ssh as ssh_cli
 from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
+from fleet.domain.provision import describe_selection
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
 from fleet.sim.lab import Lab, LabConfig, lab_secrets
@@ -90,7 +91,9 @@ def demo(
     lab = Lab(settings.lab_dir)
     if lab.stop():
         deps.err.print("stopped the previous demo's simulator")
-    secrets = {k: v for k, v in lab_secrets(loaded.credentials).items() if k not in os.environ}
+    # Lab values are fixed per name, so a value already in the environment that equals one came from
+    # an earlier lab and stays in the file; a different value is the operator's and is never written.
+    secrets = {k: v for k, v in lab_secrets(loaded.credentials).items() if os.environ.get(k) in (None, v)}
     os.environ.update(secrets)
     port = DEFAULT_CONTROL_PORT if _port_free(DEFAULT_CONTROL_PORT) else free_port()
     lab.save(LabConfig(str(inventory.resolve()), seed, fault_rate, port), secrets)
@@ -112,7 +115,7 @@ def demo(
                     workers=settings.ssh_workers,
                     timeout=settings.ssh_connect_timeout,
                 )
-            selection = f"provinces {', '.join(province)}" if province else "every router and codec"
+            selection = describe_selection(province) if province else "every router and codec"
             ssh_cli.audit(
                 trust_audit(outcomes, lab.known_hosts, f"demo, {selection}", replace=False), deps.actor()
             )
@@ -179,5 +182,8 @@ def _demo_session(province: list[str]) -> int:
     with deps.store() as store, store.session() as db:
         meeting = readiness_repo.add_session(db, build_session(db, fields, Path("demo")))
         sites = len(readiness_repo.participant_codes(db, meeting))
-    deps.err.print(f"session {meeting.id}: {meeting.title}, {start}, {sites:,} sites, dial {BRIDGE_DIAL}")
+    deps.err.print(
+        f"session {meeting.id}: {meeting.title}, {deps.local_time(meeting.starts_at)}, {sites:,} sites, "
+        f"dial {BRIDGE_DIAL}"
+    )
     return meeting.id or 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -29,7 +28,6 @@ out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty(
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a message line
 
 _overrides: dict[str, Any] = {}
-log = logging.getLogger(__name__)
 
 
 def set_overrides(**values: Any) -> None:
@@ -55,10 +53,12 @@ def use_lab() -> None:
     if not lab.exists():
         return
     filled = lab.fill_environment()
+    used = [f"its secrets for {len(filled)} unset variable(s)"] if filled else []
     if "ssh_known_hosts" not in get_settings().model_fields_set:
         set_overrides(ssh_known_hosts=lab.known_hosts)
-    log.info("lab %s: %d secret(s) from %s; host keys in %s", lab.folder, len(filled), lab.secrets_file,
-             settings().ssh_known_hosts)  # fmt: skip
+        used.append(f"its host keys ({lab.known_hosts})")
+    if used:  # said every time: a lab's values must never pass unnoticed for the real ones
+        err.print(f"[dim]lab {lab.folder}/: using {' and '.join(used)}[/]")
 
 
 def settings() -> Settings:
@@ -84,10 +84,6 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(settings().timezone)
 
 
-def local_time(moment: datetime, fmt: str | None = None, *, seconds: bool = False) -> str:
-    """A stored UTC time as staff read it: in the NOC's zone, with its offset (``show_time``).
-
-    ``fmt`` is from before every shown time carried its date and offset: only whether it asks for
-    seconds (``%S``) still counts; pass ``seconds`` instead.
-    """
-    return show_time(moment, local_zone(), seconds=seconds or (fmt is not None and "%S" in fmt))
+def local_time(moment: datetime, *, seconds: bool = False) -> str:
+    """A stored UTC time as staff read it: in the NOC's zone, with its offset (``show_time``)."""
+    return show_time(moment, local_zone(), seconds=seconds)

@@ -269,7 +269,7 @@ def status(
             r.device,
             f"[{STATUS_STYLE[r.status]}]{r.status.value}[/]",
             deps.local_time(r.since),
-            deps.local_time(r.checked_at, "%H:%M:%S"),
+            deps.local_time(r.checked_at, seconds=True),
             parties,
             reason,
         )

@@ -585,7 +585,9 @@ async def run_provision(  # noqa: PLR0915 - the run's steps in order
             run.skip(p, DeviceOutcome.FROZEN, "change freeze: " + "; ".join(frozen[p.job.site]))
         elif p.target.ssh is None:
             run.skip(
-                p, DeviceOutcome.FAILED, p.target.secret_problem or "no SSH access configured for this device"
+                p,
+                DeviceOutcome.FAILED,
+                "; ".join(p.target.ssh_problems) or "no SSH access configured for this device",
             )
     work = [p for p in planned if p.job.device not in run.results]
     status = RunStatus.COMPLETED

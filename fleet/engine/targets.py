@@ -88,7 +88,8 @@ class CredentialsMissing(FleetError):
             for problem, count in problems.items()
         ]
         super().__init__(
-            f"{len(problems)} credential reference(s) do not resolve; nothing was polled or recorded:\n"
+            f"{len(problems)} credential reference(s) do not resolve; "
+            "the run did not start, no device was contacted:\n"
             + "\n".join(lines)
             + "\nset them (or the file they name), then run the command again"
         )

@@ -156,10 +156,9 @@ def _provision(
     except (TransportError, VerifyFailed) as exc:
         # A push that failed before any line reached the device (say, the link was too slow to even
         # enter configuration mode) left it as it was: nothing to restore, nothing to report as lost.
-        untouched = step is Step.PUSH and opened is not None and opened.lines_sent == 0
-        _failed(connector, job, result, exc, step, backup if pushing and not untouched else None, keep)
-        if untouched and pushing:
-            result.reason += "; no line was sent: the device is as it was"
+        untouched = pushing and opened is not None and opened.lines_sent == 0
+        note = "; no line was sent: the device is as it was" if untouched else ""
+        _failed(connector, job, result, exc, step, backup if pushing and not untouched else None, keep, note)
 
 
 def _failed(
@@ -170,10 +169,11 @@ def _failed(
     step: Step,
     backup: tuple[str, Config] | None,
     keep: Keep,
+    note: str = "",
 ) -> None:
     """Record why and where the pipeline failed; restore from ``backup`` when the push had begun."""
     result.step = step
-    result.reason = _reason(exc)
+    result.reason = _reason(exc) + note
     if isinstance(exc, ConfigRejected):
         result.failed_line = exc.line
     action = {Step.PUSH: AuditAction.PUSH, Step.VERIFY: AuditAction.VERIFY, Step.SAVE: AuditAction.SAVE}

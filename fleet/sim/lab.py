@@ -174,8 +174,14 @@ class Lab:
             port=config.control_port,
             detach=True,
         )
-        child.wait_ready(wait)  # stops it and raises SimError with its output when it fails
+        # Recorded at once: it runs in a session of its own, so Ctrl-C here never reaches it.
         self.pid_file.write_text(f"{child.process.pid}\n", encoding="utf-8")
+        try:
+            child.wait_ready(wait)  # stops it and raises SimError with its output when it fails
+        except BaseException:
+            child.stop()
+            self.pid_file.unlink(missing_ok=True)
+            raise
         return child.process.pid
 
     def stop(self) -> bool:
