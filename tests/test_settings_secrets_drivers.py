@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from fleet.domain.enums import Role
 from fleet.domain.secrets import SecretRef
 from fleet.drivers import REGISTRY, Driver, DriverRegistry
 from fleet.errors import ConfigError, SecretError
+from fleet.inventory.generator import generate
 from fleet.settings import Settings, get_settings
+from fleet.sim.lab import Lab, LabConfig, lab_secrets, lab_values_to_keep
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +71,17 @@ def test_registry_refuses_a_duplicate_driver_name() -> None:
         registry.register(driver)
     assert REGISTRY.names() == ["axis_ptz", "cisco_ce", "cisco_ios", "huawei_vrp"]
     assert REGISTRY.get("cisco_ce").netmiko_device_type == "cisco_tp"
+
+
+def test_a_lab_keeps_its_own_secrets_and_never_writes_the_operators(tmp_path: Path) -> None:
+    profiles = generate(sites=1, seed=7).credentials
+    values = lab_secrets(profiles)
+    names = sorted(values)
+    environ = {names[0]: values[names[0]], names[1]: "the-operators-own"}  # one from a lab, one real
+    kept = lab_values_to_keep(profiles, environ)
+    assert names[1] not in kept and kept[names[0]] == values[names[0]]
+    assert set(kept) == set(names) - {names[1]}
+    lab = Lab(tmp_path / "lab")
+    lab.save(LabConfig("inventory", 1, 0.0, 8161), kept)
+    assert stat.S_IMODE(lab.secrets_file.stat().st_mode) == 0o600
+    assert lab.secrets() == kept and "the-operators-own" not in lab.secrets_file.read_text()

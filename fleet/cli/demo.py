@@ -25,7 +25,7 @@ from fleet.cli.sweep import print_summary, resolve_scope, sweep_with_progress
 from fleet.domain.provision import describe_selection
 from fleet.inventory.problems import InventoryInvalid
 from fleet.inventory.validate import Inventory, validate_paths
-from fleet.sim.lab import Lab, LabConfig, lab_secrets
+from fleet.sim.lab import Lab, LabConfig, lab_values_to_keep
 from fleet.sim.process import free_port
 from fleet.store import inventory as repo
 from fleet.store import readiness as readiness_repo
@@ -91,9 +91,7 @@ def demo(
     lab = Lab(settings.lab_dir)
     if lab.stop():
         deps.err.print("stopped the previous demo's simulator")
-    # Lab values are fixed per name, so a value already in the environment that equals one came from
-    # an earlier lab and stays in the file; a different value is the operator's and is never written.
-    secrets = {k: v for k, v in lab_secrets(loaded.credentials).items() if os.environ.get(k) in (None, v)}
+    secrets = lab_values_to_keep(loaded.credentials, os.environ)
     os.environ.update(secrets)
     port = DEFAULT_CONTROL_PORT if _port_free(DEFAULT_CONTROL_PORT) else free_port()
     lab.save(LabConfig(str(inventory.resolve()), seed, fault_rate, port), secrets)

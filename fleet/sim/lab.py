@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,15 @@ def lab_secrets(profiles: Iterable[CredentialRecord], salt: str = "fleet-lab") -
                 digest = hashlib.sha256(f"{salt}:{ref.target}".encode()).hexdigest()[:16]
                 env[ref.target] = f"lab-{digest}"
     return env
+
+
+def lab_values_to_keep(profiles: Iterable[CredentialRecord], environ: Mapping[str, str]) -> dict[str, str]:
+    """The lab secrets a lab may use and keep: those the environment lacks or already holds.
+
+    Lab values are fixed per name, so one the environment already holds came from a lab (this one,
+    read back by every command); a different value is the operator's own and is never written down.
+    """
+    return {k: v for k, v in lab_secrets(profiles).items() if environ.get(k) in (None, v)}
 
 
 # --- the lab: the demo's simulated fleet, kept so that every other command works after it -------
