@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from fleet.domain.text import unsafe
 from fleet.errors import FleetError
-from fleet.provision.templates import unsafe
 from fleet.settings import Settings, get_settings
 from fleet.sim.lab import Lab
 from fleet.store.db import Store

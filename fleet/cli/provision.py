@@ -24,10 +24,11 @@ from fleet.domain.provision import (
     describe_selection,
     refusal_entry,
 )
+from fleet.domain.text import unsafe
 from fleet.engine.progress import Phase, ProgressEvent
 from fleet.errors import FleetError, NotFoundError
 from fleet.provision.playbook import Playbook, find_playbook, list_playbooks, load_playbook
-from fleet.provision.templates import Templates, unsafe
+from fleet.provision.templates import Templates
 from fleet.store import configs as repo
 from fleet.store import inventory as inventory_repo
 from fleet.store.models import ProvisionRun

@@ -26,11 +26,12 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from fleet.domain.enums import Carrier, Role
+from fleet.domain.text import unsafe
 from fleet.drivers.registry import REGISTRY
 from fleet.errors import FleetError
 from fleet.inventory.problems import Problem, YamlReader, YamlUnreadable, read_document
 from fleet.inventory.schema import DeviceRecord, SiteRecord
-from fleet.provision.templates import TemplateFailed, Templates, unsafe
+from fleet.provision.templates import TemplateFailed, Templates
 
 PROVISION_DIR = Path("playbooks/provision")
 MATCH_KEYS = ("role", "driver", "model", "province", "carrier", "group", "site")

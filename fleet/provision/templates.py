@@ -11,7 +11,6 @@ inventory field or variable can add a command to what is sent.
 from __future__ import annotations
 
 import traceback
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNot
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from fleet.domain.text import unsafe
 from fleet.errors import FleetError
 from fleet.inventory.problems import show_value
 
@@ -46,16 +46,6 @@ class TemplateFailed(FleetError):
         self.reason = reason
         where = f"{template}:{line}" if line else template
         super().__init__(f"{where}: {reason}")
-
-
-def unsafe(text: str) -> str | None:
-    """Why ``text`` may not reach a device (None: it may)."""
-    for ch in text:
-        if ch in "\r\n\x0b\x0c\x85\u2028\u2029":
-            return "contains a line break"
-        if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
-            return f"contains the control character U+{ord(ch):04X}"
-    return None
 
 
 def check_values(value: Any, where: str) -> None:
