@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet.checks.health import release
 from fleet.drivers.parsers import ParseError
 from fleet.drivers.parsers.sysdescr import firmware
 from fleet.drivers.parsers.xapi import codec_status, parse_leaves
@@ -129,6 +130,34 @@ def test_the_simulated_codec_reads_the_same_as_the_recorded_one() -> None:
 )
 def test_firmware_from_recorded_sysdescr(driver: str, version: str) -> None:
     assert firmware(driver, (FIXTURES / "sysdescr" / f"{driver}.txt").read_text(encoding="utf-8")) == version
+
+
+@pytest.mark.parametrize(
+    ("driver", "sys_descr", "version"),
+    [
+        # CE 9: a three-part release followed by its build hash, fields on lines of their own or run together
+        ("cisco_ce", "Cisco Codec\nSoftW: ce9.10.0.50f5888d087\nMCU: Cisco TelePresence SX20\n", "ce9.10.0"),
+        ("cisco_ce", "Cisco CodecSoftW: ce9.10.0.50f5888d087MCU: Cisco TelePresence SX20Date: 2020-01-31", "ce9.10.0"),
+        ("cisco_ce", "Cisco Codec\nSoftW: ce9.15.3.17\nMCU: Cisco Webex Room Kit\n", "ce9.15.3.17"),
+        ("cisco_ce", "Cisco CodecSoftW: ce11.14.2.3MCU: Cisco Room Kit", "ce11.14.2.3"),
+        # IOS-XE 3.x writes no comma after the version; 16/17 do
+        ("cisco_ios", "Cisco IOS Software, IOS-XE Software, Catalyst 4500 L3 Switch Software "
+         "(cat4500e-UNIVERSALK9-M), Version 03.06.05E RELEASE SOFTWARE (fc2)", "03.06.05E"),
+        ("cisco_ios", "Cisco IOS Software [Amsterdam], Version 17.3.4a, RELEASE SOFTWARE (fc3)", "17.3.4a"),
+        # VRP product names with spaces
+        ("huawei_vrp", "VRP (R) software, Version 8.230 (NetEngine 8000 V800R023C00SPC500)", "V800R023C00SPC500"),
+        ("huawei_vrp", "VRP (R) software, Version 5.170 (ATN 910C-B V300R003C10SPC200)", "V300R003C10SPC200"),
+    ],
+)  # fmt: skip
+def test_firmware_from_real_sysdescr_variants(driver: str, sys_descr: str, version: str) -> None:
+    assert firmware(driver, sys_descr) == version
+
+
+def test_a_codec_release_reads_the_same_from_the_xapi_and_the_sysdescr() -> None:
+    assert release("ce9.10.0.50f5888d087") == release("ce9.10.0") == "ce9.10.0"
+    assert release("ce11.14.2.3.5e27f0d8ea5") == "ce11.14.2.3"
+    assert release("something else") == "something else"  # kept as it is: never a wrong value
+    assert release("17.9.5") == "17.9.5" and release("11.11.96") == "11.11.96"  # not a codec's
 
 
 def test_unreadable_sysdescr_names_the_driver() -> None:

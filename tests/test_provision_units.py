@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -351,3 +352,91 @@ def test_an_incomplete_backup_is_never_kept_and_nothing_is_pushed() -> None:
     empty = ScriptedDevice("", lines_reach=5)
     result = provision(empty, job, apply=True, keep=lambda _d, text, _s: kept.append(text))
     assert result.reason == "backup_incomplete: the device sent no configuration" and kept == []
+
+
+# Secret forms written the way IOS and VRP print them (modelled on the forms listed in issue 19 and
+# the platforms' command references); each value below must never reach a backup.
+IOS_SECRETS = """\
+Building configuration...
+
+Current configuration : 2210 bytes
+!
+hostname r1
+enable secret 9 $9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM
+username noc privilege 15 secret 8 $8$dsYGNam3K1SIJO$7nv/35M/qr6t.dVc7UX9zrJDWRGIFTKwQ8wY9TGWpaE
+ip ftp password 7 0822455D0A16544541
+ip ospf message-digest-key 1 md5 7 045802150C2E1D1C5A
+ntp clock-period 17179869
+interface Dialer1
+ ppp chap password 7 02050D480809
+ ppp pap sent-username vnpt-pap password 7 104D000A0618
+ ip ospf authentication-key 7 1511021F0725
+router bgp 65001
+ neighbor 10.0.0.2 password 7 03085A09140B
+key chain ospf
+ key 1
+  key-string 7 0822455D0A1654
+radius-server host 10.10.0.5 auth-port 1812 acct-port 1813 key 7 060506324F41584B56
+tacacs-server host 10.10.0.6 timeout 5 key 0 PlainTacacs
+crypto isakmp key 6 WTHXcDPLeFOLSHAUPDGbAAB address 10.20.0.1
+snmp-server community Cmty-RO RO
+standby 1 authentication md5 key-string 7 121A0C041104
+line vty 0 4
+ password 7 0822455D0A16
+end
+"""
+
+VRP_SECRETS = """\
+!Software Version V800R023C00SPC500
+#
+sysname ne1
+#
+aaa
+ local-user noc password irreversible-cipher $1c$abcDEF123$xyz$
+ #
+ authentication-scheme default
+  authentication-mode local
+#
+hwtacacs-server template t1
+ hwtacacs-server shared-key-cipher %^%#Kq8L2#
+#
+radius-server template r1
+ radius-server shared-key cipher %@%@Zr9Wq%@%@
+#
+set save-configuration backup-to-server server 10.10.0.9 transport-type sftp user bk password cipher %^%#SaveP%^%#
+#
+user-interface con 0
+ set authentication password cipher %@%@ConsoleP%@%@
+#
+ike peer p1
+ pre-shared-key cipher %^%#IkePsk%^%#
+#
+snmp-agent community read cipher %^%#Commun%^%#
+#
+return
+"""
+
+GENERIC_SECRET = re.compile(
+    r"\b(?:password|secret|key-string|key|cipher|irreversible-cipher|shared-key-cipher|community|pre-shared-key)"
+    rf"(?: \d)? (?!{re.escape(REDACTED)})(?!chain\b|\d+$|\d+ |address\b|read\b|write\b|RO\b|RW\b|md5\b|cipher\b|simple\b|\S+-)(\S+)"
+)
+
+
+@pytest.mark.parametrize(("syntax", "text"), [(IOS, IOS_SECRETS), (VRP, VRP_SECRETS)])
+def test_no_secret_survives_in_a_backup(syntax: ConfigSyntax, text: str) -> None:
+    cleaned = syntax.clean(text)
+    for line in cleaned.splitlines():
+        found = GENERIC_SECRET.search(line)
+        assert found is None, f"secret left in clear: {line!r}"
+    for value in ("0822455D0A16544541", "045802150C2E1D1C5A", "02050D480809", "104D000A0618", "03085A09140B",
+                  "060506324F41584B56", "PlainTacacs", "WTHXcDPLeFOLSHAUPDGbAAB", "0822455D0A1654", "Cmty-RO",
+                  "121A0C041104", "1511021F0725", "Kq8L2", "Zr9Wq", "SaveP", "ConsoleP", "IkePsk", "Commun",
+                  "abcDEF123", "nhEmQVczB7dqsO", "dsYGNam3K1SIJO"):  # fmt: skip
+        assert value not in cleaned
+    assert syntax.incomplete(text) == ""  # whole, as printed
+
+
+def test_the_ntp_clock_period_is_volatile_and_makes_no_drift() -> None:
+    before = IOS.clean(IOS_SECRETS)
+    after = IOS.clean(IOS_SECRETS.replace("ntp clock-period 17179869", "ntp clock-period 17179912"))
+    assert before == after and "clock-period" not in before

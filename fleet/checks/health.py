@@ -5,7 +5,6 @@ Pure functions: no I/O, so every rule is tested on constructed results as well a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, Finding, Problem, party_for, worst
 from fleet.drivers.facts import Facts
 from fleet.drivers.parsers import ParseError
+from fleet.drivers.parsers.sysdescr import ce_release
 from fleet.drivers.registry import Driver
 from fleet.transports.errors import TransportErrorKind as K
 
@@ -49,11 +49,10 @@ class DeviceRef:
 
 
 def release(text: str | None) -> str | None:
-    """'ce11.14.2.3.5e27f0d8ea5' (xAPI) and 'ce11.14.2.3' (sysDescr) name the same release."""
+    """'ce11.14.2.3.5e27f0d8ea5' (xAPI) and 'ce11.14.2.3' (sysDescr) name one release (``ce_release``)."""
     if text is None:
         return None
-    match = re.match(r"(ce\d+(?:\.\d+){3})", text)
-    return match[1] if match else text
+    return ce_release(text) or text
 
 
 class _Judge:

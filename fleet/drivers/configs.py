@@ -421,7 +421,7 @@ IOS = ConfigSyntax(
     error_pattern=r"(?m)^%\s*(?:Invalid|Incomplete|Ambiguous|Unknown|Bad|Error|Cannot|Unable).*$",
     volatile=(
         r"^(?:Building configuration\.\.\.|Current configuration : \d+ bytes|! Last configuration change "
-        r"|! NVRAM config last updated|! No configuration change since)"
+        r"|! NVRAM config last updated|! No configuration change since|ntp clock-period \d+$)"
     ),
     secrets=(
         r"^(\s*snmp-server community )\S.*$",
@@ -432,7 +432,16 @@ IOS = ConfigSyntax(
         r"^(\s*snmp-server host \S+(?: (?:informs|traps))?(?: version \S+(?: \S+)?)? )\S.*$",
         r"^(\s*(?:radius-server|tacacs-server) (?:host \S+ )?key(?: \d+)? )\S.*$",
         r"^(\s*ntp authentication-key \d+ \S+ )\S.*$",
-        r"^(\s*crypto isakmp key )\S.*$",
+        r"^(\s*crypto isakmp key(?: \d+)? )\S.*$",
+        r"^(\s*ip (?:ftp|http client|ssh pubkey-chain) password(?: \d+)? )\S.*$",
+        r"^(\s*ppp (?:chap|pap) password(?: \d+)? )\S.*$",
+        r"^(\s*ppp pap sent-username \S+ password(?: \d+)? )\S.*$",
+        r"^(\s*(?:radius-server|tacacs-server) host \S+ .*?\bkey(?: \d+)? )\S.*$",
+        r"^(\s*neighbor \S+ password(?: \d+)? )\S.*$",
+        r"^(\s*ip ospf message-digest-key \d+ md5(?: \d+)? )\S.*$",
+        r"^(\s*ip ospf authentication-key(?: \d+)? )\S.*$",
+        r"^(\s*(?:pre-shared-key|authentication-key)(?: address \S+)?(?: \d+)? )\S.*$",
+        r"^(\s*(?:wpa-psk ascii|standby \d+ authentication(?: md5 key-string)?)(?: \d+)? )\S.*$",
     ),
     first_line=r"(?:Building configuration\.\.\.|Current configuration : \d+ bytes)$",
     last_line=r"end$",
@@ -470,6 +479,12 @@ VRP = ConfigSyntax(
         r"^(\s*local-user \S+ password (?:cipher|irreversible-cipher|simple) )\S.*$",
         r"^(\s*snmp-agent target-host .*?(?:securityname|community) (?:cipher )?)\S.*$",
         r"^(\s*(?:radius-server|hwtacacs-server) shared-key (?:cipher |simple )?)\S.*$",
+        r"^(\s*(?:radius-server |hwtacacs-server )?shared-key-cipher )\S.*$",  # VRP 8
+        r"^(\s*set authentication password (?:cipher |simple )?)\S.*$",
+        r"^(\s*set save-configuration .*?\bpassword (?:cipher |simple )?)\S.*$",
+        # Any other '... cipher <value>' / 'irreversible-cipher <value>' / 'simple <password>' form.
+        r"^(\s*\S.*?\b(?:irreversible-cipher|cipher) )\S.*$",
+        r"^(\s*\S.*?\b(?:password|pre-shared-key|authentication-key|key) simple )\S.*$",
     ),
     last_line=r"return$",
     always=(r"\s*sysname \S",),
