@@ -163,3 +163,25 @@ def test_a_codec_release_reads_the_same_from_the_xapi_and_the_sysdescr() -> None
 def test_unreadable_sysdescr_names_the_driver() -> None:
     with pytest.raises(ParseError, match="cisco_ios"):
         firmware("cisco_ios", "Linux router 5.4")
+
+
+@pytest.mark.parametrize(
+    ("leaves", "connected"),
+    [
+        ({"Audio Input Connectors Microphone 1 ConnectionStatus": "Connected"}, True),
+        ({"Audio Input Connectors Microphone 1 ConnectionStatus": "NotConnected"}, False),
+        # RoomOS 11 with an Ethernet (table) microphone or a USB one, and no analogue input in use
+        (
+            {
+                "Audio Input Connectors Microphone 1 ConnectionStatus": "NotConnected",
+                "Audio Input Connectors Ethernet 1 ConnectionStatus": "Connected",
+            },
+            True,
+        ),
+        ({"Audio Input Connectors USB 1 ConnectionStatus": "Connected"}, True),
+        ({"Audio Input Connectors USBMicrophone 1 ConnectionStatus": "NotConnected"}, False),
+        ({"SystemUnit State NumberOfActiveCalls": "0"}, None),  # not reported: unknown, never "missing"
+    ],
+)
+def test_a_microphone_counts_on_any_input(leaves: dict[str, str], connected: bool | None) -> None:
+    assert codec_status(leaves).microphone_connected is connected

@@ -79,6 +79,17 @@ def _flag(value: str | None, true: str) -> bool | None:
     return None if value is None else value == true
 
 
+_MICROPHONE = re.compile(r"Audio Input Connectors (?:Microphone|Ethernet|USB\w*) \d+ ConnectionStatus")
+
+
+def _microphone(leaves: dict[str, str]) -> bool | None:
+    """A microphone on any input: analogue, Ethernet (RoomOS 11) or USB. None: the codec reports none."""
+    states = [v for k, v in leaves.items() if _MICROPHONE.fullmatch(k)]
+    if not states:
+        return None
+    return any(v == "Connected" for v in states)
+
+
 def codec_status(leaves: dict[str, str]) -> CodecStatus:
     """Read the facts from the leaves of one or more xStatus answers merged together."""
     calls = leaves.get("SystemUnit State NumberOfActiveCalls")
@@ -105,9 +116,7 @@ def codec_status(leaves: dict[str, str]) -> CodecStatus:
         active_calls=None if calls is None else int(calls),
         call_remote=remote,
         camera_connected=_flag(camera, "True"),
-        microphone_connected=_flag(
-            leaves.get("Audio Input Connectors Microphone 1 ConnectionStatus"), "Connected"
-        ),
+        microphone_connected=_microphone(leaves),
         display_connected=_flag(leaves.get("Video Output Connector 1 Connected"), "True"),
         ntp_status=leaves.get("NetworkServices NTP Status"),
         speed_dial=leaves.get("UserInterface SpeedDial Number") or None,
