@@ -29,7 +29,7 @@ from fleet.sim.lab import Lab, LabConfig, lab_values_to_keep
 from fleet.sim.process import free_port
 from fleet.store import inventory as repo
 from fleet.store import readiness as readiness_repo
-from fleet.store.types import utcnow
+from fleet.store.types import local_zone, utcnow
 
 DEFAULT_CONTROL_PORT = 8161  # the simulator's documented control port, when it is free
 
@@ -170,7 +170,7 @@ def _demo_session(province: list[str]) -> int:
     from fleet.engine.sessions import build_session, options_definition  # noqa: PLC0415 - see demo()
     from fleet.sim.models.cisco_ce import BRIDGE_DIAL  # noqa: PLC0415
 
-    start = (utcnow() + timedelta(hours=1)).astimezone(deps.local_zone()).strftime("%Y-%m-%d %H:%M")
+    start = (utcnow() + timedelta(hours=1)).astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
     fields = options_definition(
         title="Phiên họp trực tuyến toàn quốc (demo)",
         start=start,

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -80,10 +79,6 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(settings().timezone)
-
-
 def local_time(moment: datetime, *, seconds: bool = False) -> str:
     """A stored UTC time as staff read it: in the NOC's zone, with its offset (``show_time``)."""
-    return show_time(moment, local_zone(), seconds=seconds)
+    return show_time(moment, seconds=seconds)

@@ -32,7 +32,7 @@ from fleet.provision.templates import Templates
 from fleet.store import configs as repo
 from fleet.store import inventory as inventory_repo
 from fleet.store.models import ProvisionRun
-from fleet.store.types import local_iso
+from fleet.store.types import local_iso, local_zone
 
 if TYPE_CHECKING:  # the engine (the SSH stack) loads only for the commands that reach devices
     from fleet.engine.provision import Planned, ProvisionOptions, ProvisionOutcome
@@ -524,14 +524,14 @@ def show(
 def _parse_time(text: str) -> datetime:
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=deps.local_zone())
+            return datetime.strptime(text, fmt).replace(tzinfo=local_zone())
         except ValueError:
             continue
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"--at {text!r}: not a time (use 'YYYY-MM-DD HH:MM' or ISO 8601)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=deps.local_zone())
+    return moment if moment.tzinfo else moment.replace(tzinfo=local_zone())
 
 
 @app.command("runs")

@@ -17,7 +17,7 @@ from fleet.domain.readiness import VERDICT_ORDER, Verdict
 from fleet.engine.sessions import build_session, move_session, options_definition, read_definition
 from fleet.store import readiness as repo
 from fleet.store.models import MeetingSession, ReadinessRun
-from fleet.store.types import local_iso, utcnow
+from fleet.store.types import local_iso, local_zone, utcnow
 
 if TYPE_CHECKING:  # the engine (SNMP and SSH stacks) loads only for a readiness run
     from fleet.engine.readiness import ReadinessOptions, ReadinessOutcome
@@ -33,7 +33,7 @@ MAX_SITES_SHOWN = 60
 
 
 def _starts(meeting: MeetingSession) -> str:
-    return repo.describe_start(meeting, deps.local_zone())
+    return repo.describe_start(meeting, local_zone())
 
 
 def _session_json(meeting: MeetingSession, runs: list[ReadinessRun] | None = None) -> dict[str, Any]:

@@ -249,19 +249,17 @@ def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playboo
     """Drift from the latest kept backups (no device is contacted); a summary item comes last.
 
     A device that differs has ``drift`` true; one that could not be compared (no backup kept yet)
-    has ``drift`` false and the ``reason``; the summary counts ``checked`` (every planned device)
-    and ``not_compared``, so "0 differ" is never said of devices that were not looked at.
+    has ``drift`` false and the ``reason``, so "0 differ" is never said of devices that were not
+    looked at; the summary counts ``checked`` (every planned device).
     """
     out: list[dict[str, Any]] = []
     latest = repo.latest_backups(session, [p.job.device for p in planned])
-    not_compared = 0
     for p in planned:
         job = p.job
         kept = latest.get(job.device)
         base = {"device": job.device, "site": job.site, "driver": job.driver, "playbook": playbook.name}
         if kept is None:
             out.append(base | {"drift": False, "reason": NO_BACKUP})
-            not_compared += 1
             continue
         if job.intended is None:
             continue
@@ -278,9 +276,7 @@ def stored_drift(session: Session, planned: Sequence[Planned], playbook: Playboo
                     "backup_taken_at": local_iso(kept.taken_at),
                 }
             )
-    out.append(
-        {"playbook": playbook.name, "checked": len(planned), "not_compared": not_compared, "summary": True}
-    )
+    out.append({"playbook": playbook.name, "checked": len(planned), "summary": True})
     return out
 
 
