@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from fleet.errors import ConfigError
+from fleet.transports.ssh_types import SshReader
 
 
 def _config_file() -> Path:
@@ -47,7 +48,20 @@ class Settings(BaseSettings):
         default=Path("known_hosts"),
         description="OpenSSH-format file of enrolled device host keys ('fleet ssh trust' writes it).",
     )
-    ssh_workers: int = Field(default=50, ge=1, le=500, description="SSH sessions at a time in one process.")
+    ssh_reader: SshReader = Field(
+        default=SshReader.ASYNCSSH,
+        description="How sweeps read devices over SSH: asyncssh sessions on the event loop, "
+        "or netmiko threads.",
+    )
+    ssh_in_flight: int = Field(
+        default=200, ge=1, le=5000, description="Sweep SSH sessions open at once with the asyncssh reader."
+    )
+    ssh_workers: int = Field(
+        default=50,
+        ge=1,
+        le=500,
+        description="netmiko sessions at a time in one process (ssh_reader=netmiko).",
+    )
     ssh_time_limit: float = Field(
         default=30.0, gt=0, le=3600, description="Seconds one device's SSH session may take in all."
     )

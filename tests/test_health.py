@@ -16,7 +16,7 @@ from fleet.drivers.snmp_health import read_axis_ptz, read_cisco_ios, read_huawei
 from fleet.drivers.ssh_health import CODEC_COMMANDS
 from fleet.transports.errors import TransportErrorKind as K
 from fleet.transports.snmp import SnmpResult
-from fleet.transports.ssh import SshResult
+from fleet.transports.ssh_types import SshResult
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IOS_DESCR = (FIXTURES / "sysdescr" / "cisco_ios.txt").read_bytes().rstrip(b"\n")

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from fleet.drivers.ssh_health import CODEC_COMMANDS
 from fleet.sim.ssh import host_key
 from fleet.transports.errors import TransportError, TransportErrorKind
 from fleet.transports.known_hosts import Enrolment, HostKey, KnownHosts, fetch_host_key, host_name
 from fleet.transports.ssh import SshClient, SshResult, SshTarget
+from fleet.transports.ssh_read import StatusReader
 
 NETMIKO_TYPE = {"cisco_ios": "cisco_ios", "huawei_vrp": "huawei", "cisco_ce": "cisco_tp"}
 
@@ -45,7 +47,22 @@ def target(sim: Any, name: str, password: str | None = None) -> SshTarget:
     )
 
 
-def run(client: SshClient, jobs: Sequence[tuple[SshTarget, Sequence[str]]], **kw: Any) -> list[SshResult]:
+Collector = SshClient | StatusReader
+
+
+@pytest.fixture(params=["netmiko", "asyncssh"])
+def collector(request: pytest.FixtureRequest) -> Any:
+    """Both ways a sweep reads devices: each must keep the same contract."""
+
+    def make(known_hosts: Path, *, workers: int = 50, **kw: Any) -> Collector:
+        if request.param == "netmiko":
+            return SshClient(known_hosts, workers=workers, **kw)
+        return StatusReader(known_hosts, in_flight=workers, **kw)
+
+    return make
+
+
+def run(client: Collector, jobs: Sequence[tuple[SshTarget, Sequence[str]]], **kw: Any) -> list[SshResult]:
     try:
         return asyncio.run(client.run_many(jobs, **kw))
     finally:
@@ -169,7 +186,7 @@ def test_fetch_host_key_failures_are_classified_and_bounded(sim: Any) -> None:
 # --- the collector ------------------------------------------------------------------------------
 
 
-def test_healthy_codec_and_routers_answer_in_order(sim: Any, enrolled: Path) -> None:
+def test_healthy_codec_and_routers_answer_in_order(collector: Any, sim: Any, enrolled: Path) -> None:
     ios, codec = names(sim, 0)[:2]
     vrp = names(sim, 1)[0]
     jobs = [
@@ -179,7 +196,7 @@ def test_healthy_codec_and_routers_answer_in_order(sim: Any, enrolled: Path) -> 
     ]
     seen: list[str] = []
     results = run(
-        SshClient(enrolled, workers=2, time_limit=20), jobs, on_result=lambda r: seen.append(r.name)
+        collector(enrolled, workers=2, time_limit=20), jobs, on_result=lambda r: seen.append(r.name)
     )
     assert [r.name for r in results] == [codec, ios, vrp]
     assert sorted(seen) == sorted([codec, ios, vrp])
@@ -196,11 +213,11 @@ def test_healthy_codec_and_routers_answer_in_order(sim: Any, enrolled: Path) -> 
     assert "VRP (R) software" in results[2].outputs["display version"]
 
 
-def test_failures_are_classified(sim: Any, enrolled: Path) -> None:
+def test_failures_are_classified(collector: Any, sim: Any, enrolled: Path) -> None:
     auth, silent, off, dark = names(sim, 3)[0], names(sim, 5)[0], names(sim, 12)[0], names(sim, 9)[1]
     jobs = [(target(sim, n), ["show version"]) for n in (auth, silent, off, dark)]
     started = time.monotonic()
-    results = run(SshClient(enrolled, workers=4, time_limit=10, connect_timeout=1.0), jobs)
+    results = run(collector(enrolled, workers=4, time_limit=10, connect_timeout=1.0), jobs)
     wall = time.monotonic() - started
     kinds = {r.name: r.error for r in results}
     assert kinds == {
@@ -216,13 +233,13 @@ def test_failures_are_classified(sim: Any, enrolled: Path) -> None:
     assert "login refused for user 'noc'" in results[0].detail
 
 
-def test_unknown_host_key_is_refused_and_nothing_is_written(sim: Any, tmp_path: Path) -> None:
+def test_unknown_host_key_is_refused_and_nothing_is_written(collector: Any, sim: Any, tmp_path: Path) -> None:
     codec = names(sim, 0)[1]
     empty = tmp_path / "known_hosts"
     empty.write_text("# nothing enrolled yet\n", encoding="utf-8")
     missing = tmp_path / "absent"
     for path in (empty, missing):
-        [result] = run(SshClient(path, time_limit=10), [(target(sim, codec), ["xStatus SystemUnit"])])
+        [result] = run(collector(path, time_limit=10), [(target(sim, codec), ["xStatus SystemUnit"])])
         assert result.error is TransportErrorKind.HOST_KEY_UNKNOWN
         assert f"fleet ssh trust --device {codec}" in result.detail
         assert sim_key(codec).fingerprint in result.detail
@@ -231,7 +248,7 @@ def test_unknown_host_key_is_refused_and_nothing_is_written(sim: Any, tmp_path: 
     assert not missing.exists()
 
 
-def test_changed_host_key_is_refused_and_not_replaced(sim: Any, tmp_path: Path) -> None:
+def test_changed_host_key_is_refused_and_not_replaced(collector: Any, sim: Any, tmp_path: Path) -> None:
     codec, other = names(sim, 0)[1], names(sim, 1)[1]
     dev = sim.device(codec)
     path = tmp_path / "known_hosts"
@@ -240,14 +257,16 @@ def test_changed_host_key_is_refused_and_not_replaced(sim: Any, tmp_path: Path) 
         f"{host_name(dev.mgmt_address, dev.ssh_port)} {wrong.key_type} {wrong.blob}\n", encoding="utf-8"
     )
     before = path.read_bytes()
-    [result] = run(SshClient(path, time_limit=10), [(target(sim, codec), ["xStatus SystemUnit"])])
+    [result] = run(collector(path, time_limit=10), [(target(sim, codec), ["xStatus SystemUnit"])])
     assert result.error is TransportErrorKind.HOST_KEY_CHANGED
     assert sim_key(codec).fingerprint in result.detail and wrong.fingerprint in result.detail
     assert "--replace" in result.detail
     assert path.read_bytes() == before
 
 
-def test_a_hung_device_is_cut_off_at_the_time_limit_and_frees_its_worker(sim: Any, enrolled: Path) -> None:
+def test_a_hung_device_is_cut_off_at_the_time_limit_and_frees_its_worker(
+    collector: Any, sim: Any, enrolled: Path
+) -> None:
     slow, healthy = names(sim, 10)[1], names(sim, 0)[1]  # a scratch codec; every answer 60 s late
     arrived: dict[str, float] = {}
     limit = 2.0
@@ -255,7 +274,7 @@ def test_a_hung_device_is_cut_off_at_the_time_limit_and_frees_its_worker(sim: An
     try:
         started = time.monotonic()
         results = run(
-            SshClient(enrolled, workers=1, time_limit=limit),  # one worker: the healthy codec waits for it
+            collector(enrolled, workers=1, time_limit=limit),  # one worker: the healthy codec waits for it
             [(target(sim, slow), ["xStatus SystemUnit"]), (target(sim, healthy), ["xStatus SystemUnit"])],
             on_result=lambda r: arrived.setdefault(r.name, time.monotonic() - started),
         )
@@ -270,12 +289,12 @@ def test_a_hung_device_is_cut_off_at_the_time_limit_and_frees_its_worker(sim: An
     assert arrived[healthy] < limit + 1.5  # the hung session's worker was freed at the deadline
 
 
-def test_a_connection_reset_is_reported_at_once(sim: Any, enrolled: Path) -> None:
+def test_a_connection_reset_is_reported_at_once(collector: Any, sim: Any, enrolled: Path) -> None:
     codec = names(sim, 11)[1]  # a scratch codec
     sim.send("POST", "/faults", {"device": codec, "fault": "reset_during_push", "params": {"after_lines": 0}})
     try:
         [result] = run(
-            SshClient(enrolled, time_limit=20),
+            collector(enrolled, time_limit=20),
             [
                 (
                     target(sim, codec),
@@ -292,7 +311,7 @@ def test_a_connection_reset_is_reported_at_once(sim: Any, enrolled: Path) -> Non
 
 
 def test_transcripts_are_written_per_device_with_the_password_redacted(
-    sim: Any, enrolled: Path, tmp_path: Path
+    collector: Any, sim: Any, enrolled: Path, tmp_path: Path
 ) -> None:
     codec, ios = names(sim, 0)[:2][::-1]
     off = names(sim, 12)[0]
@@ -304,7 +323,7 @@ def test_transcripts_are_written_per_device_with_the_password_redacted(
         (target(sim, ios), [f"show {secret[ios]}"]),
         (target(sim, off), ["show version"]),
     ]
-    results = run(SshClient(enrolled, time_limit=20, transcripts=transcripts), jobs)
+    results = run(collector(enrolled, time_limit=20, transcripts=transcripts), jobs)
     assert [r.ok for r in results] == [True, True, False]
     assert secret[codec] in results[0].outputs[f"xStatus {secret[codec]}"]  # the device did echo it
     files = {p.name: p.read_text(encoding="utf-8") for p in transcripts.iterdir()}
@@ -318,10 +337,34 @@ def test_transcripts_are_written_per_device_with_the_password_redacted(
     assert f"--- fleet: {off} refused:" in files[f"{off}.log"]
 
 
-def test_an_unknown_device_type_is_reported_not_raised(sim: Any, enrolled: Path) -> None:
+def test_an_unknown_device_type_is_reported_not_raised(collector: Any, sim: Any, enrolled: Path) -> None:
     codec = names(sim, 0)[1]
     dev = sim.device(codec)
     bogus = SshTarget(codec, dev.mgmt_address, dev.ssh_port, "no_such_type", "noc", "x")
-    [result] = run(SshClient(enrolled), [(bogus, ["show version"])])
+    [result] = run(collector(enrolled), [(bogus, ["show version"])])
     assert result.error is TransportErrorKind.INTERNAL
     assert "no_such_type" in result.detail
+
+
+def steady(outputs: dict[str, str]) -> dict[str, str]:
+    """Outputs without what changes from one second to the next (clocks, uptime)."""
+    moving = re.compile(r"\d{1,2}:\d\d:\d\d(?:\.\d+)?|Uptime: \d+")
+    return {command: moving.sub("<time>", text) for command, text in outputs.items()}
+
+
+def test_the_status_reader_returns_what_netmiko_returns(sim: Any, enrolled: Path) -> None:
+    """The parsers must read the same text whichever path ran: outputs equal, character for character."""
+    ios, codec = names(sim, 0)[:2]
+    vrp, codec2 = names(sim, 1)[:2]
+    jobs = [
+        (target(sim, codec), [*CODEC_COMMANDS, "xStatus NoSuchThing"]),
+        (target(sim, codec2), ["xStatus SystemUnit Software Version"]),
+        (target(sim, ios), ["show version", "show clock", "show ip interface brief", "show no-such"]),
+        (target(sim, vrp), ["display version", "display clock", "display no-such"]),
+    ]
+    by_netmiko = run(SshClient(enrolled, workers=4, time_limit=20), jobs)
+    by_reader = run(StatusReader(enrolled, in_flight=4, time_limit=20), jobs)
+    for old, new in zip(by_netmiko, by_reader, strict=True):
+        assert old.ok and new.ok, (old.detail, new.detail)
+        assert steady(new.outputs) == steady(old.outputs)
+        assert all(new.outputs.values())

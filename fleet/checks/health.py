@@ -19,7 +19,7 @@ from fleet.transports.errors import TransportErrorKind as K
 
 if TYPE_CHECKING:  # only their shapes: judging needs neither network stack loaded
     from fleet.transports.snmp import SnmpResult
-    from fleet.transports.ssh import SshResult
+    from fleet.transports.ssh_types import SshResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ def demo(
     # The engine (SNMP and SSH stacks) loads here, not for every fleet command.
     from fleet.engine.enrol import enrol_host_keys, trust_audit  # noqa: PLC0415
     from fleet.engine.readiness import ReadinessOptions  # noqa: PLC0415
-    from fleet.engine.sweep import SweepOptions  # noqa: PLC0415
+    from fleet.service.options import sweep_options  # noqa: PLC0415
 
     if not inventory.is_dir():
         deps.err.print(f"[bold red]error:[/] {inventory} is not a directory; run from the project's root")
@@ -122,12 +122,7 @@ def demo(
                 f"host keys: {len(outcomes) - failed:,} enrolled in {lab.known_hosts}, {failed:,} could not "
                 "be asked (the sweep reports why)"
             )
-        options = SweepOptions(
-            known_hosts=lab.known_hosts,
-            ssh_workers=settings.ssh_workers,
-            ssh_time_limit=settings.ssh_time_limit,
-            ssh_connect_timeout=settings.ssh_connect_timeout,
-        )
+        options = sweep_options(settings, known_hosts=lab.known_hosts)
         done = sweep_with_progress(scope, options)
         print_summary(done)
         if snmp_only:

@@ -54,7 +54,8 @@ from fleet.store.db import Store
 from fleet.store.models import MeetingSession
 from fleet.store.types import local_iso, show_time, utcnow
 from fleet.transports.errors import TransportError, TransportErrorKind
-from fleet.transports.ssh import Connector, SshClient, SshTarget
+from fleet.transports.ssh import Connector, SshClient
+from fleet.transports.ssh_types import SshTarget
 
 log = logging.getLogger(__name__)
 

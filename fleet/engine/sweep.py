@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleet.checks.health import HealthPolicy, classify, root_cause
 from fleet.domain.enums import Role
@@ -27,7 +28,11 @@ from fleet.engine.progress import Phase, ProgressEvent
 from fleet.engine.targets import Target
 from fleet.transports.errors import TransportErrorKind
 from fleet.transports.snmp import SnmpClient, SnmpResult
-from fleet.transports.ssh import SshClient, SshResult, SshTarget
+from fleet.transports.ssh_read import StatusReader
+from fleet.transports.ssh_types import SshReader, SshResult, SshTarget
+
+if TYPE_CHECKING:
+    from fleet.transports.ssh import SshClient
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,9 @@ class SweepOptions:
     snmp_timeout: float = 1.0
     snmp_retries: int = 1
     snmp_in_flight: int = 200
-    ssh_workers: int = 50
+    ssh_reader: SshReader = SshReader.ASYNCSSH
+    ssh_in_flight: int = 200  # sessions open at once with the asyncssh reader
+    ssh_workers: int = 50  # netmiko threads, with ssh_reader=netmiko
     ssh_time_limit: float = 30.0
     ssh_connect_timeout: float = 10.0
     known_hosts: Path = Path("known_hosts")
@@ -171,13 +178,7 @@ class SweepEngine:
             else:
                 first.append(target)
         progress = _Counter(self._emit, Phase.SSH, len(first) + len(held))
-        client = SshClient(
-            opts.known_hosts,
-            workers=opts.ssh_workers,
-            time_limit=opts.ssh_time_limit,
-            connect_timeout=opts.ssh_connect_timeout,
-            transcripts=opts.transcripts,
-        )
+        client = _reader(opts)
         try:
             results = {r.name: r for r in await client.run_many(_jobs(first), progress, deadline)}
             retry = []
@@ -211,6 +212,27 @@ class _Counter:
     def skip(self, name: str) -> None:
         self.done += 1
         self.emit(ProgressEvent(self.phase, self.done, self.total, name, ok=False))
+
+
+def _reader(opts: SweepOptions) -> StatusReader | SshClient:
+    """The SSH collector the options ask for; both keep the same contract (run_many, close)."""
+    if opts.ssh_reader is SshReader.NETMIKO:
+        from fleet.transports.ssh import SshClient  # noqa: PLC0415 - netmiko loads only when asked for
+
+        return SshClient(
+            opts.known_hosts,
+            workers=opts.ssh_workers,
+            time_limit=opts.ssh_time_limit,
+            connect_timeout=opts.ssh_connect_timeout,
+            transcripts=opts.transcripts,
+        )
+    return StatusReader(
+        opts.known_hosts,
+        in_flight=opts.ssh_in_flight,
+        time_limit=opts.ssh_time_limit,
+        connect_timeout=opts.ssh_connect_timeout,
+        transcripts=opts.transcripts,
+    )
 
 
 def _jobs(targets: Sequence[Target]) -> list[tuple[SshTarget, Sequence[str]]]:

@@ -13,7 +13,7 @@ from fleet.errors import ConfigError, FleetError, SecretError
 from fleet.inventory.schema import CredentialRecord, DeviceRecord, SiteRecord
 from fleet.inventory.validate import Inventory
 from fleet.transports.snmp import SnmpCredentials, SnmpTarget
-from fleet.transports.ssh import SshTarget
+from fleet.transports.ssh_types import SshTarget
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ def sweep_options(settings: Settings, **given: object) -> SweepOptions:
     """A sweep as the settings describe it; ``given`` (not None) overrides."""
     values: dict[str, object] = {
         "ssh_workers": settings.ssh_workers,
+        "ssh_reader": settings.ssh_reader,
+        "ssh_in_flight": settings.ssh_in_flight,
         "ssh_time_limit": settings.ssh_time_limit,
         "ssh_connect_timeout": settings.ssh_connect_timeout,
         "known_hosts": settings.ssh_known_hosts,

@@ -54,44 +54,13 @@ from fleet.transports.known_hosts import (
     open_socket,
     tune,
 )
+from fleet.transports.ssh_types import REDACTED, SshResult, SshTarget, safe_file_name
 
 # The codec's xAPI ends every answer with one of these lines. netmiko 4.8's cisco_tp default
 # pattern keeps a '\r' that netmiko strips from the output, so it never matches.
 CE_END = r"\n(?:OK|ERROR|Command not recognized\.)\n"
 DEFAULT_EXPECT = {"cisco_tp": CE_END}
 LOGOUT = {"cisco_tp": "bye", "huawei": "quit"}  # others: exit
-REDACTED = "********"
-
-
-@dataclass(frozen=True, slots=True)
-class SshTarget:
-    name: str
-    address: str
-    port: int
-    device_type: str  # netmiko device type
-    username: str
-    password: str = field(repr=False)
-    expect_string: str | None = None  # regex that ends a command's output; None: the driver's default
-
-    def __repr__(self) -> str:  # never show the password, even in a traceback
-        where = f"{self.address}:{self.port}"
-        return f"SshTarget({self.name!r}, {where}, {self.device_type}, user={self.username!r})"
-
-
-@dataclass(slots=True)
-class SshResult:
-    """What one device answered: raw output per command, or an error (with what was read before it)."""
-
-    name: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: TransportErrorKind | None = None
-    detail: str = ""
-    elapsed: float = 0.0
-    connected: bool = True  # False: the TCP connect never succeeded (refused, unanswered, not tried)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class _UnknownHostKey(paramiko.SSHException):  # type: ignore[misc]
@@ -282,11 +251,6 @@ def classify(exc: BaseException, target: SshTarget, conn: _Session | None) -> Tr
     if isinstance(exc, paramiko.SSHException | OSError | EOFError):
         return classify_handshake(exc, transport)
     return TransportError(TransportErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
-
-
-def _safe_file_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return cleaned if cleaned and not cleaned.startswith(".") else f"_{cleaned}"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -731,7 +695,7 @@ class SshClient:
     def _transcript(self, target: SshTarget) -> str | None:
         if self.transcripts is None:
             return None
-        return str(self.transcripts / f"{_safe_file_name(target.name)}.log")
+        return str(self.transcripts / f"{safe_file_name(target.name)}.log")
 
     def _trailer(self, job: _Job, result: SshResult) -> None:
         """End the device's transcript with fleet's verdict (the whole file when netmiko never started)."""
