@@ -25,8 +25,8 @@ import asyncssh
 from fleet.inventory.validate import validate_paths
 from fleet.sim.lab import lab_secrets
 from fleet.sim.process import SimulatorProcess, free_port
-from fleet.sim.snmp import ber, message
 from fleet.sim.ssh import host_key
+from fleet.snmp import ber, message
 
 TICKS = os.sysconf("SC_CLK_TCK")
 OIDS = [

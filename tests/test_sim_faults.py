@@ -12,7 +12,7 @@ import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
-from fleet.sim.snmp import ber, message
+from fleet.snmp import ber, message
 from tests.sim_helpers import keyscan, snmp, snmp_value, ssh_exec
 
 IF_OPER_WAN = "1.3.6.1.2.1.2.2.1.8.1"

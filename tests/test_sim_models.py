@@ -16,7 +16,7 @@ from fleet.sim.models import cisco_ios, huawei_vrp
 from fleet.sim.models.cisco_ce import CodecCli
 from fleet.sim.models.cisco_ios import IosCli
 from fleet.sim.models.huawei_vrp import VrpCli
-from fleet.sim.snmp import ber
+from fleet.snmp import ber
 
 
 def state(driver: str) -> DeviceState:

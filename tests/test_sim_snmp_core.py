@@ -7,9 +7,9 @@ import time
 import pytest
 
 from fleet.domain.enums import SnmpAuthProtocol, SnmpPrivProtocol
-from fleet.sim.snmp import ber, message, usm
 from fleet.sim.snmp.agent import MAX_MESSAGE, Agent, Identity
 from fleet.sim.snmp.mib import MibView, column, const, counter32, octets, scalar
+from fleet.snmp import ber, message, usm
 
 START = time.monotonic()
 ENGINE = b"\x80\x00\x1f\x88\x04test-engine"

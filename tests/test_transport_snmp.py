@@ -16,20 +16,14 @@ from typing import Any
 
 import pytest
 from pyasn1.codec.ber import decoder, encoder
-from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.proto import rfc1902
 from pysnmp.proto.api import v2c
 
 from fleet.domain.enums import SnmpAuthProtocol, SnmpPrivProtocol, SnmpVersion
 from fleet.transports import snmp
 from fleet.transports.errors import TransportErrorKind
-from fleet.transports.snmp import (
-    SnmpClient,
-    SnmpCredentials,
-    SnmpResult,
-    SnmpTarget,
-    classify_indication,
-    plain_value,
-)
+from fleet.transports.snmp import SnmpClient, SnmpCredentials, SnmpResult, SnmpTarget
+from fleet.transports.snmp import client as snmp_client
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -208,7 +202,7 @@ def test_v3_engine_changes_and_clock_drift_are_resynchronised(sim: Any) -> None:
 def test_sharded_sweep_in_worker_processes_gives_the_same_plain_results(
     sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(snmp, "SHARD_MIN", 2)
+    monkeypatch.setattr(snmp_client, "SHARD_MIN", 2)
     healthy = [n for site in (0, 1, 2) for n in sim.extra["sites"][site] if n != sim.extra["sites"][2][2]]
     dead = sim.extra["sites"][2][2]
     targets = [target(sim, n) for n in [*healthy, dead]]
@@ -362,47 +356,6 @@ def test_dead_devices_do_not_serialise_the_sweep() -> None:
 # --- units ---------------------------------------------------------------------------------------
 
 
-def test_values_become_plain_python_values() -> None:
-    assert plain_value(rfc1902.Integer32(-5)) == -5
-    assert plain_value(rfc1902.Counter32(7)) == 7
-    assert plain_value(rfc1902.Gauge32(8)) == 8
-    assert plain_value(rfc1902.TimeTicks(9)) == 9
-    assert plain_value(rfc1902.Unsigned32(10)) == 10
-    assert plain_value(rfc1902.Counter64(2**40)) == 2**40
-    assert plain_value(rfc1902.OctetString(b"\x00ab")) == b"\x00ab"
-    assert plain_value(rfc1902.ObjectIdentifier("1.3.6.1.4.1.9")) == "1.3.6.1.4.1.9"
-    assert plain_value(rfc1902.IpAddress("10.1.2.3")) == "10.1.2.3"
-    for absent in (rfc1905.noSuchObject, rfc1905.noSuchInstance, rfc1905.endOfMibView, rfc1902.Null("")):
-        assert plain_value(absent) is None
-
-
-def test_request_frames_encode_exactly_what_pyasn1_encodes() -> None:
-    oids = (SYS_NAME, IF_OPER_WAN)
-    rid = 0x01020304
-    frame = snmp._v2c_frame(b"public", oids)
-    msg = v2c.Message()
-    v2c.apiMessage.set_defaults(msg)
-    v2c.apiMessage.set_community(msg, b"public")
-    v2c.apiMessage.set_pdu(msg, snmp._get_pdu(rid, oids))
-    assert frame.join([rid.to_bytes(4, "big")]) == encoder.encode(msg)
-    for engine_id in (b"\x80\x00\x00\x09\x03abcde", b"\x80" + b"x" * 31):
-        for boots, now in ((1, 0), (127, 128), (217711426, 2**31 - 1)):
-            scoped = snmp._scoped_frame(len(engine_id), oids).join([engine_id, rid.to_bytes(4, "big")])
-            assert scoped == encoder.encode(snmp._scoped(engine_id, snmp._get_pdu(rid, oids)))
-            widths = (len(engine_id), len(snmp._octets(boots)), len(snmp._octets(now)), 40)
-            fields = [
-                rid.to_bytes(4, "big"),
-                engine_id,
-                snmp._octets(boots),
-                snmp._octets(now),
-                b"s" * 8,
-                b"e" * 40,
-            ]
-            whole = snmp._v3_frame(widths, b"noc-vnpt", 12).join(fields)
-            params = (engine_id, boots, now, b"noc-vnpt", b"\x00" * 12, b"s" * 8)
-            assert whole == snmp._v3_message(rid, 0x07, params, b"e" * 40)
-
-
 def test_bad_requests_are_reported_per_device_and_callback_errors_after_the_sweep() -> None:
     bad_address = fake_target("bad-address", 1161, "not-an-address")
     bad_oid = fake_target("bad-oid", 1161, "127.209.9.9")
@@ -432,13 +385,6 @@ def test_bad_requests_are_reported_per_device_and_callback_errors_after_the_swee
 
     with pytest.raises(RuntimeError, match="progress bar broke"):
         asyncio.run(run())
-
-
-def test_library_indications_map_to_fleet_kinds() -> None:
-    assert classify_indication(errind.RequestTimedOut()) is TransportErrorKind.TIMEOUT
-    assert classify_indication(errind.WrongDigest()) is TransportErrorKind.AUTH_FAILED
-    assert classify_indication(errind.UnknownUserName()) is TransportErrorKind.AUTH_FAILED
-    assert classify_indication(errind.NotInTimeWindow()) is TransportErrorKind.PROTOCOL
 
 
 # --- against net-snmp's agent: a second, independent USM implementation ------------------------------

@@ -15,7 +15,7 @@ from fleet.domain.enums import Carrier, Role
 from fleet.inventory.schema import DeviceRecord, SiteRecord
 from fleet.sim.faults import Fault, FaultKind
 from fleet.sim.models.config import ConfigTree
-from fleet.sim.snmp.usm import LocalKeys
+from fleet.snmp.usm import LocalKeys
 
 # Where the national conference bridge and the NOC's services sit, as configured on devices.
 BRIDGE_ADDRESS = "10.10.0.10"

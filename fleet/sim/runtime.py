@@ -34,9 +34,9 @@ from fleet.sim.device import DeviceState, build_state
 from fleet.sim.errors import SimError
 from fleet.sim.faults import FAULTS, Fault, FaultKind, Scenario, make_fault, random_faults
 from fleet.sim.models.registry import MODELS
-from fleet.sim.snmp import usm
 from fleet.sim.snmp.agent import Agent, AgentStats, Identity
 from fleet.sim.snmp.mib import MibView
+from fleet.snmp import usm
 from fleet.store.types import utcnow
 
 log = logging.getLogger(__name__)

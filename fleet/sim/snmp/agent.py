@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.sim.snmp import ber, message, usm
-from fleet.sim.snmp.ber import BerError
-from fleet.sim.snmp.message import FLAG_AUTH, FLAG_PRIV, FLAG_REPORTABLE, Pdu
 from fleet.sim.snmp.mib import MibView, counter32
+from fleet.snmp import ber, message, usm
+from fleet.snmp.ber import BerError
+from fleet.snmp.message import FLAG_AUTH, FLAG_PRIV, FLAG_REPORTABLE, Pdu
 
 MAX_MESSAGE = 1472  # what the device sends at most, like a router's default packet size
 MAX_REPETITIONS = 100

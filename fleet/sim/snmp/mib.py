@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.sim.snmp import ber
+from fleet.snmp import ber
 
 # A value function takes the device's state and the current time and returns BER bytes.
 ValueFn = Callable[[Any, float], bytes]

@@ -137,7 +137,7 @@ MAX_ARCS = 128
 MAX_ARC = 0xFFFFFFFF
 
 
-def decode_oid_body(body: bytes) -> tuple[int, ...]:
+def decode_oid_body(body: bytes, *, bounded: bool = True) -> tuple[int, ...]:
     if not body:
         raise BerError("empty OID")
     if body[-1] & 0x80:
@@ -145,6 +145,8 @@ def decode_oid_body(body: bytes) -> tuple[int, ...]:
     subids: list[int] = []
     value = 0
     for byte in body:
+        if byte == 0x80 and not value:
+            raise BerError("an OID arc with a leading zero septet (not minimal)")
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
             subids.append(value)
@@ -152,7 +154,7 @@ def decode_oid_body(body: bytes) -> tuple[int, ...]:
     first = subids[0]
     top = min(first // 40, 2)
     arcs = (top, first - 40 * top, *subids[1:])
-    if len(arcs) > MAX_ARCS or max(arcs) > MAX_ARC:
+    if bounded and (len(arcs) > MAX_ARCS or max(arcs) > MAX_ARC):
         raise BerError("OID too long or an arc too large")
     return arcs
 
@@ -165,3 +167,70 @@ def read_oid(data: bytes, pos: int) -> tuple[tuple[int, ...], int]:
 def skip(data: bytes, pos: int) -> int:
     """Position after the TLV at ``pos``."""
     return read_header(data, pos)[2]
+
+
+# --- values as plain Python values (what a manager reads) ---------------------------------------
+
+Value = int | str | bytes
+
+_dotted: dict[bytes, str] = {}  # OID contents -> dotted text: a sweep asks the same few OIDs
+
+
+def dotted_oid(body: bytes) -> str:
+    text = _dotted.get(body)
+    if text is None:
+        text = ".".join(map(str, decode_oid_body(body, bounded=False)))  # as long as pysnmp reads
+        if len(_dotted) < 65536:
+            _dotted[body] = text
+    return text
+
+
+# Unsigned application types and their largest value; their contents are read as two's complement,
+# as pyasn1 does, so a value with the top bit set and no leading zero is out of range (malformed).
+_UNSIGNED = {COUNTER32: 0xFFFFFFFF, GAUGE32: 0xFFFFFFFF, TIMETICKS: 0xFFFFFFFF, COUNTER64: 0xFFFFFFFFFFFFFFFF}
+_ABSENT = frozenset((NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW))
+
+
+def decode_value(tag: int, body: bytes) -> Value | None:
+    """A varbind's value: ints, bytes (OCTET STRING, Opaque), dotted OID and IpAddress text; None
+    for an object the agent lacks (noSuchObject, noSuchInstance, endOfMibView, NULL)."""
+    if tag in (OCTET_STRING, OPAQUE):
+        return body
+    if tag == OCTET_STRING | 0x20:  # BER's constructed form: the chunks' contents, joined
+        return _chunks(body)
+    if tag == INTEGER:
+        value = int.from_bytes(body, "big", signed=True)
+        if not -0x80000000 <= value <= 0x7FFFFFFF:
+            raise BerError("INTEGER out of Integer32's range")
+        return value
+    top = _UNSIGNED.get(tag)
+    if top is not None:
+        value = int.from_bytes(body, "big", signed=True)
+        if not 0 <= value <= top:
+            raise BerError(f"value out of range for type 0x{tag:02x}")
+        return value
+    if tag == OID:
+        return dotted_oid(body)
+    if tag == IP_ADDRESS:
+        if len(body) != 4:
+            raise BerError("an IpAddress is 4 octets")
+        return "%d.%d.%d.%d" % tuple(body)  # noqa: UP031 - the fastest form
+    if tag in _ABSENT:
+        if body:
+            raise BerError("a NULL-like value with contents")
+        return None
+    raise BerError(f"unexpected value type 0x{tag:02x}")
+
+
+def _chunks(body: bytes) -> bytes:
+    parts, pos = [], 0
+    while pos < len(body):
+        tag, start, end = read_header(body, pos)
+        if tag == OCTET_STRING:
+            parts.append(body[start:end])
+        elif tag == OCTET_STRING | 0x20:
+            parts.append(_chunks(body[start:end]))
+        else:
+            raise BerError("a constructed OCTET STRING with a chunk of another type")
+        pos = end
+    return b"".join(parts)
