@@ -1,12 +1,14 @@
-"""fleet's SSH collector (netmiko, verified host keys, hard time limit) over every codec of the inventory.
+"""fleet's SSH status readers over every codec of the inventory: asyncssh against the netmiko baseline.
 
 Starts `fleet sim` on the shipped inventory in a subprocess, enrols the codecs' host keys the way
-`fleet ssh trust` does (key exchange only, no login), then runs the collector over all codecs with
-the commands a sweep sends them and prints codecs/s, wall time, client CPU per session, peak RSS,
-session latency, errors by kind, and whether the answers parse. Target: 3,321 codecs at >= 50/s.
+`fleet ssh trust` does (key exchange only, no login), then runs each reader asked for over all
+codecs with the commands a sweep sends them (the netmiko collector of before first: the baseline)
+and prints codecs/s, wall time, client CPU per session beside the simulator's, peak RSS, session
+latency, errors by kind, whether the answers parse, and each reader's ratio to the baseline.
+Target: >= 200 sessions/s on 2 cores, client and simulator together.
 
-    .venv/bin/python bench/ssh_collector.py [--workers 50] [--commands sweep|one] [--codecs N]
-                                            [--address-base 231]
+    .venv/bin/python bench/ssh_collector.py [--readers netmiko,asyncssh] [--workers 50]
+        [--in-flight 200] [--commands sweep|one] [--codecs N] [--address-base 231]
 
 --address-base serves the same national inventory on other loopback addresses (127.B.x.y), for
 when another simulator already holds the shipped inventory's.
@@ -40,6 +42,7 @@ from fleet.sim.process import SimulatorProcess
 from fleet.transports.errors import TransportError
 from fleet.transports.known_hosts import KnownHosts, fetch_host_key
 from fleet.transports.ssh import SshClient, SshResult, SshTarget
+from fleet.transports.ssh_read import StatusReader
 
 TICKS = os.sysconf("SC_CLK_TCK")
 COMMAND_SETS = {"sweep": list(CODEC_COMMANDS), "one": ["xStatus"]}
@@ -104,7 +107,11 @@ def main() -> int:
         "--address-base", type=int, default=0, help="serve the inventory on 127.B.x.y instead"
     )
     parser.add_argument("--codecs", type=int, default=0, help="only the first N codecs (0: all)")
-    parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument(
+        "--readers", default="netmiko,asyncssh", help="in this order; the first is the baseline"
+    )
+    parser.add_argument("--workers", type=int, default=50, help="netmiko threads")
+    parser.add_argument("--in-flight", type=int, default=200, help="asyncssh sessions at once")
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--commands", choices=sorted(COMMAND_SETS), default="sweep")
     parser.add_argument("--rounds", type=int, default=1, help="collector runs over the same codecs")
@@ -145,11 +152,15 @@ def main() -> int:
         known_hosts = work / "known_hosts"
         print(enrol(codecs, known_hosts, args.workers))
         jobs = [(target(d), commands) for d in codecs]
-        print(
-            f"{len(jobs):,} codecs, {args.workers} workers, time limit {args.time_limit:g} s, commands: {commands}"
-        )
-        for round_ in range(1, args.rounds + 1):
-            client = SshClient(known_hosts, workers=args.workers, time_limit=args.time_limit)
+        print(f"{len(jobs):,} codecs, time limit {args.time_limit:g} s, commands: {commands}")
+        rates: dict[str, float] = {}
+        runs = [(reader, n) for n in range(1, args.rounds + 1) for reader in args.readers.split(",")]
+        for reader, round_ in runs:
+            client: SshClient | StatusReader
+            if reader == "netmiko":
+                client = SshClient(known_hosts, workers=args.workers, time_limit=args.time_limit)
+            else:
+                client = StatusReader(known_hosts, in_flight=args.in_flight, time_limit=args.time_limit)
             sim_cpu0, cpu0, t0 = cpu_seconds(sim.process.pid), time.process_time(), time.perf_counter()
             results = asyncio.run(client.run_many(jobs))
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -158,8 +169,9 @@ def main() -> int:
             errors = Counter(r.error.value for r in results if r.error is not None)
             latencies = sorted(r.elapsed for r in results if r.ok) or [0.0]
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rates.setdefault(reader, len(results) / wall)
             print(
-                f"round {round_}: {len(results):,} codecs in {wall:.1f} s = {len(results) / wall:.1f} codecs/s; "
+                f"{reader} round {round_}: {len(results):,} codecs in {wall:.1f} s = {len(results) / wall:.1f} codecs/s; "
                 f"client CPU {cpu:.1f} s = {cpu / len(results) * 1000:.1f} ms/session; "
                 f"simulator CPU {sim_cpu / len(results) * 1000:.1f} ms/session; peak RSS {peak:.0f} MB"
             )
@@ -170,6 +182,9 @@ def main() -> int:
             )
             for r in [r for r in results if not r.ok][:5]:
                 print(f"  e.g. {r.name}: {r.error}: {r.detail}")
+        base = next(iter(rates.values()))
+        for reader, rate in rates.items():
+            print(f"{reader:>9}: {rate:.0f} sessions/s (first round), {rate / base:.2f}x the baseline")
     finally:
         sim.stop(30)
     return 0

@@ -58,6 +58,7 @@ def run_sweep(
     with store.session() as session:
         inventory = load_inventory(session)
         previous = {name: _facts(f) for name, f in repo.latest_facts(session).items()}
+        troubled = frozenset(repo.troubled_devices(session))
     targets = build_targets(inventory, scope)
     if not targets:
         raise NothingToSweep("no device matches the scope given (is the inventory imported?)")
@@ -80,7 +81,7 @@ def run_sweep(
 
     engine.subscribe(beat)
     try:
-        result = asyncio.run(engine.run(targets, previous, deadline))
+        result = asyncio.run(engine.run(targets, previous, deadline, first=troubled))
         with store.session() as session:
             sweep = repo.record_sweep(session, sweep_id, result.healths, retention)
     except BaseException as exc:

@@ -13,6 +13,7 @@ later the API). Order of work:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +26,8 @@ from fleet.domain.enums import Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Problem, party_for, worst
 from fleet.drivers.facts import Facts
 from fleet.engine.progress import Phase, ProgressEvent
+from fleet.engine.ssh_phase import SshPhase
 from fleet.engine.targets import Target
-from fleet.transports.errors import TransportErrorKind
 from fleet.transports.snmp import SnmpClient, SnmpResult
 from fleet.transports.ssh_read import StatusReader
 from fleet.transports.ssh_types import SshReader, SshResult, SshTarget
@@ -89,15 +90,36 @@ class SweepEngine:
         targets: Sequence[Target],
         previous: Mapping[str, Facts] | None = None,
         deadline: float | None = None,
+        *,
+        first: frozenset[str] = frozenset(),
     ) -> SweepResult:
-        """``deadline`` (time.monotonic()): SSH sessions unfinished then are reported not checked."""
+        """``deadline`` (time.monotonic()): SSH sessions unfinished then are reported not checked.
+
+        ``first``: devices whose SSH sessions go before the others' (those not up last time).
+        """
         opts = self.options
         started = time.monotonic()
-        snmp = await self._snmp(targets)
-        snmp_seconds = time.monotonic() - started
-        started = time.monotonic()
-        ssh = await self._ssh(targets, snmp, deadline)
-        ssh_seconds = time.monotonic() - started
+        phase = SshPhase(targets, opts.ssh_roles, self._emit, deadline, first=first)
+        client = _reader(opts) if any(t.ssh is not None for t in targets) else None
+        try:
+            pipelined = client if isinstance(client, StatusReader) else None  # else netmiko
+            phase.begin(pipelined)
+            if pipelined is not None and phase.expected:
+                phase.announce()
+            snmp = await self._snmp(targets, phase.snmp_done)
+            phase.snmp_finished()
+            snmp_seconds = time.monotonic() - started
+            if pipelined is not None:
+                await phase.drain()
+            elif client is not None and phase.started:
+                await _batches(client, phase)  # type: ignore[arg-type]  # the netmiko client
+            for target in phase.held_left():
+                phase.skip(target.ref.name)
+        finally:
+            if client is not None:
+                client.close()
+        ssh = phase.results
+        ssh_seconds = (phase.last_end or 0.0) - (phase.first_start or phase.last_end or 0.0)
         healths = []
         for target in targets:
             name = target.ref.name
@@ -126,76 +148,38 @@ class SweepEngine:
         self._emit(ProgressEvent(Phase.DONE, len(healths), len(healths)))
         return SweepResult(healths, snmp_seconds, ssh_seconds, len(ssh))
 
-    async def _snmp(self, targets: Sequence[Target]) -> dict[str, SnmpResult]:
+    async def _snmp(
+        self, targets: Sequence[Target], answered: Callable[[SnmpResult], None]
+    ) -> dict[str, SnmpResult]:
         opts = self.options
-        requests = [(t.snmp, t.ref.driver.snmp.oids) for t in targets if t.snmp is not None]
+        # Routers first: a codec's SSH session can start once its router is known to be reachable.
+        ordered = sorted(targets, key=lambda t: t.ref.role is not Role.ROUTER)
+        requests = [(t.snmp, t.ref.driver.snmp.oids) for t in ordered if t.snmp is not None]
         progress = _Counter(self._emit, Phase.SNMP, len(requests))
+
+        def done(result: SnmpResult) -> None:
+            progress(result)
+            answered(result)
+
         client = SnmpClient(
             timeout=opts.snmp_timeout, retries=opts.snmp_retries, in_flight=opts.snmp_in_flight
         )
         try:
-            results = await client.get_many(requests, progress)
+            results = await client.get_many(requests, done)
         finally:
-            client.close()
+            # Stopping the worker processes waits for them: off the event loop, where SSH sessions run.
+            await asyncio.to_thread(client.close)
         return {r.name: r for r in results}
 
-    async def _ssh(
-        self, targets: Sequence[Target], snmp: Mapping[str, SnmpResult], deadline: float | None
-    ) -> dict[str, SshResult]:
-        opts = self.options
 
-        def silent(name: str) -> bool:
-            result = snmp.get(name)
-            return result is not None and result.error is TransportErrorKind.TIMEOUT
-
-        roles = opts.ssh_roles
-        with_ssh = [
-            t
-            for t in targets
-            if t.ssh is not None and (roles is None or t.ref.role in roles or silent(t.ref.name))
-        ]
-        if not with_ssh:
-            return {}
-        routers = {t.ref.site: t for t in targets if t.ref.role is Role.ROUTER}
-
-        def dark(router: Target | None) -> bool:
-            """Silent on SNMP, or answering that its WAN is down: what is behind it is cut off."""
-            if router is None:
-                return False
-            result = snmp.get(router.ref.name)
-            if result is None or result.error is TransportErrorKind.TIMEOUT:
-                return result is not None
-            try:
-                return result.ok and router.ref.driver.snmp.read(result.values).wan_up is False
-            except Exception:  # an odd answer: classification reports it; here it only means 'not dark'
-                return False
-
-        first, held = [], []
-        for target in with_ssh:
-            router = routers.get(target.ref.site)
-            if target.ref.role is not Role.ROUTER and silent(target.ref.name) and dark(router):
-                held.append(target)
-            else:
-                first.append(target)
-        progress = _Counter(self._emit, Phase.SSH, len(first) + len(held))
-        client = _reader(opts)
-        try:
-            results = {r.name: r for r in await client.run_many(_jobs(first), progress, deadline)}
-            retry = []
-            for target in held:
-                router = routers[target.ref.site]
-                answer = results.get(router.ref.name)
-                wan_down = not silent(router.ref.name)
-                if answer is not None and answer.connected and not wan_down:
-                    retry.append(target)  # the router is alive: the device's silence is its own
-                else:
-                    progress.skip(target.ref.name)
-            if retry:
-                second = await client.run_many(_jobs(retry), progress, deadline)
-                results.update({r.name: r for r in second})
-        finally:
-            client.close()
-        return results
+async def _batches(client: SshClient, phase: SshPhase) -> None:
+    """The netmiko path: the sessions decided during SNMP in one batch, then the held devices let go."""
+    phase.first_start = time.monotonic()
+    first = list(phase.started)
+    await client.run_many(_jobs(first), phase.record, phase.deadline)
+    second = phase.started[len(first) :]  # held devices whose router answered
+    if second:
+        await client.run_many(_jobs(second), phase.record, phase.deadline)
 
 
 class _Counter:
@@ -208,10 +192,6 @@ class _Counter:
     def __call__(self, result: SnmpResult | SshResult) -> None:
         self.done += 1
         self.emit(ProgressEvent(self.phase, self.done, self.total, result.name, result.ok))
-
-    def skip(self, name: str) -> None:
-        self.done += 1
-        self.emit(ProgressEvent(self.phase, self.done, self.total, name, ok=False))
 
 
 def _reader(opts: SweepOptions) -> StatusReader | SshClient:

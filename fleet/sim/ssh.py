@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import hashlib
 import logging
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncssh
+from asyncssh.connection import SSHServerConnection
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -100,10 +102,9 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         if self._closing:
             return
         # Echo typed characters per chunk; the Enter itself is answered by the reply's leading
-        # CRLF, as on a real device.
-        echo = "".join(ch for ch in data if ch >= " " and ch != "\x7f")
-        if echo:
-            self._write(echo)
+        # CRLF, as on a real device. The echo and the answers to the lines the chunk completes
+        # leave in one write: the same bytes in the same order, in one packet instead of several.
+        out = ["".join(ch for ch in data if ch >= " " and ch != "\x7f")]
         lines: list[str] = []
         for ch in data:
             if ch in "\r\n":
@@ -125,20 +126,21 @@ class CliSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         for line in lines:
             if self._closing:
                 break
-            self._answer(line)
-
-    def _answer(self, line: str) -> None:
-        reply = self._handle(line)
-        if reply.reset:
-            self._abort()
-            return
-        text = "\n" + reply.output + "\n" if reply.output else "\n"
-        if reply.prompt and not reply.close:
-            text += self._cli.prompt()
-        self._write(text)
-        if reply.close:
-            self._closing = True
-            self._link.send(self._close)
+            reply = self._handle(line)
+            if reply.reset:
+                self._write("".join(out))
+                self._abort()
+                return
+            text = "\n" + reply.output + "\n" if reply.output else "\n"
+            if reply.prompt and not reply.close:
+                text += self._cli.prompt()
+            out.append(text)
+            if reply.close:
+                self._write("".join(out))
+                self._closing = True
+                self._link.send(self._close)
+                return
+        self._write("".join(out))
 
     def _write(self, text: str) -> None:
         if text:
@@ -293,7 +295,7 @@ class SshListener:
                 return  # the device went off meanwhile and closed it
             self._late.discard(conn)
         try:
-            connection = await asyncssh.run_server(conn, options=self._options())
+            connection = await _serve_connection(conn, self._options())
         except (OSError, asyncssh.Error) as exc:
             log.debug("%s: SSH connection ended: %s", self.state.name, exc)
             conn.close()
@@ -303,3 +305,24 @@ class SshListener:
             await connection.wait_closed()
         finally:
             self._connections.discard(connection)
+
+
+async def _serve_connection(
+    sock: socket.socket, base: asyncssh.SSHServerConnectionOptions
+) -> asyncssh.SSHServerConnection:
+    """What ``asyncssh.run_server`` does, less rebuilding the options in a thread for every connection.
+
+    The device's options are built once; a connection needs its own object only for the waiter
+    asyncssh keeps on it, so a shallow copy does (the thread hop cost more CPU than the handshake).
+    """
+    loop = asyncio.get_running_loop()
+    options = copy.copy(base)
+    options.waiter = loop.create_future()
+    connection = SSHServerConnection(loop, options, wait="auth")
+    await loop.create_connection(lambda: connection, sock=sock)
+    try:
+        await options.waiter  # the connection's own login timer bounds it
+    except BaseException:
+        connection.abort()
+        raise
+    return connection

@@ -213,6 +213,12 @@ def latest_facts(session: Session) -> dict[str, dict[str, Any]]:
     return dict(rows)
 
 
+def troubled_devices(session: Session) -> set[str]:
+    """Devices whose last verdict was not up: a sweep reads them first (their sessions run long)."""
+    query = select(Device.name).join(DeviceState).where(DeviceState.status != DeviceStatus.UP)
+    return set(session.execute(query).scalars())
+
+
 def get_sweep(session: Session, sweep_id: int) -> Sweep:
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:

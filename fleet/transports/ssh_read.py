@@ -25,6 +25,7 @@ import contextlib
 import re
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import asyncssh
 from asyncssh.compression import get_compression_algs
+from asyncssh.connection import SSHClientConnection
 from asyncssh.encryption import get_encryption_algs
 from asyncssh.kex import get_kex_algs
 
@@ -189,6 +191,46 @@ class _Client(asyncssh.SSHClient):
         return self.conn is not None and bool(self.conn.get_extra_info("server_version"))
 
 
+class _Gate:
+    """``slots`` sessions at a time; waiters asked for ``first`` are let in before the others."""
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self.waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+        self.behind: dict[str, asyncio.Future[None]] = {}  # waiting in the second queue, by name
+
+    async def acquire(self, name: str, first: bool) -> None:
+        if self.free > 0 and not (self.waiting[0] or self.waiting[1]):
+            self.free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[0 if first else 1].append(future)
+        if not first:
+            self.behind[name] = future
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the slot was handed over as the waiter was cancelled: pass it on
+            raise
+        finally:
+            self.behind.pop(name, None)
+
+    def hurry(self, name: str) -> None:
+        future = self.behind.pop(name, None)
+        if future is not None and not future.done():
+            self.waiting[0].append(future)  # its place in the second queue is skipped once granted
+
+    def release(self) -> None:
+        for queue in self.waiting:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)  # the slot goes straight to the waiter
+                    return
+        self.free += 1
+
+
 @dataclass(slots=True)
 class _Run:
     """One device's session as it goes: what is known when it fails or runs out of time."""
@@ -238,6 +280,8 @@ class StatusReader:
         if transcripts is not None:
             transcripts.mkdir(parents=True, exist_ok=True)
         self._algorithms = _Algorithms.build()
+        self._keys: Callable[[str, int], list[HostKey]] | None = None
+        self._gate: _Gate | None = None
         self._timeout_detail = f"no answer within {time_limit:g} s"
         self._late_detail = f"connected, but the session did not finish within {time_limit:g} s"
 
@@ -251,18 +295,39 @@ class StatusReader:
 
         ``stop_at`` (time.monotonic()): sessions unfinished then end CANCELLED, so a run keeps its deadline.
         """
-        keys = KnownHosts.load(self.known_hosts).resolver()
-        gate = asyncio.Semaphore(self.in_flight)
 
         async def one(target: SshTarget, commands: Sequence[str]) -> SshResult:
-            run = _Run(target, list(commands), keys(target.address, target.port))
-            async with gate:
-                result = await self._guarded(run, stop_at)
+            result = await self.read(target, commands, stop_at)
             if on_result is not None:
                 on_result(result)
             return result
 
+        self._keys, self._gate = None, None  # a batch reads the file as it is now, on its own loop
         return list(await asyncio.gather(*(one(t, c) for t, c in jobs)))
+
+    async def read(
+        self, target: SshTarget, commands: Sequence[str], stop_at: float | None = None, *, first: bool = False
+    ) -> SshResult:
+        """One device's commands, when a slot is free (``in_flight`` at a time); never raises for the device.
+
+        For a sweep that starts each device's session as soon as it knows it needs one; ``first``
+        jumps the queue of sessions waiting for a slot. The known_hosts file is read at the first call.
+        """
+        if self._keys is None:
+            self._keys = KnownHosts.load(self.known_hosts).resolver()
+        if self._gate is None:
+            self._gate = _Gate(self.in_flight)
+        run = _Run(target, list(commands), self._keys(target.address, target.port))
+        await self._gate.acquire(target.name, first)
+        try:
+            return await self._guarded(run, stop_at)
+        finally:
+            self._gate.release()
+
+    def hurry(self, name: str) -> None:
+        """``name``'s session, if it waits for a slot, goes before those not asked to go first."""
+        if self._gate is not None:
+            self._gate.hurry(name)
 
     def close(self, *, wait: bool = False) -> None:
         """Nothing outlives ``run_many``; here so the reader and SshClient are used alike."""
@@ -396,10 +461,11 @@ class StatusReader:
         watch = loop.call_later(min(self.connect_timeout, max(ends - time.monotonic(), 0.001)), no_banner)
         algorithms = self._algorithms
         try:
-            conn = await asyncssh.connect(
-                target.address,
-                target.port,
-                sock=sock,
+            options = asyncssh.SSHClientConnectionOptions(
+                None,
+                loop=loop,
+                host=target.address,
+                port=target.port,
                 client_factory=lambda: client,
                 config=None,
                 known_hosts=(trusted, [], []),
@@ -418,6 +484,7 @@ class StatusReader:
                 login_timeout=max(ends - time.monotonic(), 0.001),
                 keepalive_interval=0,
             )
+            conn = await _connect(loop, options, sock)
             _chan, session = await conn.create_session(
                 lambda: _Channel(run.transcript), term_type="vt100", term_size=(511, 1000), errors="replace"
             )
@@ -472,6 +539,23 @@ class StatusReader:
         path = self.transcripts / f"{safe_file_name(run.target.name)}.log"
         with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as out:
             out.write(f"{text}\n--- fleet: {run.target.name} {verdict} ({result.elapsed:.2f} s)\n")
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop, options: asyncssh.SSHClientConnectionOptions, sock: socket.socket
+) -> asyncssh.SSHClientConnection:
+    """Log in over a connected socket: what ``asyncssh.connect(sock=…)`` does, less its thread hop.
+
+    asyncssh builds every connection's options in the default thread pool (it may read files); with
+    ``config=None`` nothing is read, so building them here costs ~0.1 ms, where the hop to a thread
+    and back cost more CPU than the key exchange (bench/ssh_collector.py).
+    """
+    options.waiter = loop.create_future()
+    conn = SSHClientConnection(loop, options, wait="auth")
+    await loop.create_connection(lambda: conn, sock=sock)
+    conn.set_extra_info(host=options.host, port=options.port)
+    await options.waiter  # raises what ended the login; the caller aborts the connection
+    return conn
 
 
 _ECHO = re.compile(r"\n")

@@ -231,7 +231,14 @@ class CodecCli:
         return Reply("Command not recognized.")
 
     def _status(self, query: list[str]) -> Reply:
-        lines = [(p, v) for p, v in status_lines(self.d, self.clock()) if _matches(query, _words(p))]
+        # Word by word, case-insensitive: the leaf paths are single-spaced, so a prefix test will do.
+        prefix = " ".join(query).lower()
+        under = prefix + " "
+        lines = [
+            (p, v)
+            for p, v in status_lines(self.d, self.clock())
+            if not prefix or (low := p.replace("/", " ").lower()) == prefix or low.startswith(under)
+        ]
         may_be_empty = {"call", "diagnostics"}  # no call, no problems: an empty answer is right
         if (
             not lines
