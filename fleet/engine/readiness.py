@@ -5,8 +5,11 @@
    logs in to codecs (routers and cameras answer over SNMP; a router silent on SNMP is tried over
    SSH to tell a dead agent from a dead box). The sweep is recorded like any other.
 2. Each site is judged (fleet.checks.readiness); root cause comes from the check set's 'requires'.
-3. Sites that are not READY are polled once more, if time remains before the deadline, and judged
-   again: a verdict of NOT READY is never based on one lost packet or on stale data.
+3. No verdict rests on one lost packet or on stale data. In the poll, SNMP asks a silent device
+   again before calling it silent, and SSH asks again at once after a refused or reset connection
+   or a missing banner (a timeout is final: the device had its whole time limit). Sites judged
+   from earlier sweeps that are not READY are polled afresh, if time remains before the deadline,
+   and judged again.
 4. The verdicts are recorded in one transaction, with the first sighting of each open problem,
    compared with the session's previous run, and written out as the HTML, CSV and JSON report.
 """
@@ -138,7 +141,7 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
     reused = set(reused_sites)
     to_poll = [c for c in sites if c not in reused]
     ctx = SessionContext(meeting.dial_string, meeting.bridge)
-    sweep_options = replace(options.sweep, ssh_roles=frozenset({Role.CODEC}))
+    sweep_options = replace(options.sweep, ssh_roles=frozenset({Role.CODEC}), ssh_confirm=recheck)
     polled = 0
     try:
         stage(
@@ -153,10 +156,12 @@ def run_readiness(  # noqa: PLR0915 - the steps of the module notes, in order
         verdicts = {code: _judge(check_set, sites[code], devices[code], views, ctx) for code in sites}
         for code in reused_sites:
             verdicts[code].source = "reused"
-        failing = [code for code, v in verdicts.items() if v.verdict is not Verdict.READY]
+        # Polled sites were confirmed device by device in the poll; sites judged from older data
+        # that are not READY are polled afresh.
+        failing = [code for code in reused_sites if verdicts[code].verdict is not Verdict.READY]
         rechecked = 0
         if recheck and failing and deadline - time.monotonic() > RECHECK_MIN_SECONDS:
-            stage(f"re-checking the {len(failing):,} sites that are not READY")
+            stage(f"re-checking the {len(failing):,} sites judged from earlier sweeps that are not READY")
             polled += _poll(
                 store, failing, devices, views, checked_at, sweep_options, options, listeners, deadline
             )

@@ -30,6 +30,16 @@ from fleet.transports.ssh_types import SshResult
 
 Emit = Callable[[ProgressEvent], None]
 SLOW_SNMP = 0.3  # seconds: an SNMP answer slower than this suggests a slow link
+# Failures one session cannot be trusted with: a refused or reset connection, no banner, a garbled
+# negotiation. A timeout is not among them: the device had its whole time limit.
+FLUKES = frozenset(
+    {
+        TransportErrorKind.REFUSED,
+        TransportErrorKind.RESET,
+        TransportErrorKind.BANNER_TIMEOUT,
+        TransportErrorKind.PROTOCOL,
+    }
+)
 LATE_SHARE = 0.95  # once this share of devices has answered SNMP, the rest are suspected slow
 
 
@@ -44,6 +54,7 @@ class SshPhase:
     emit: Emit
     deadline: float | None = None
     first: frozenset[str] = frozenset()  # devices read before the others (not up last time)
+    confirm: bool = False  # ask again at once after a failure that may be a fluke (FLUKES)
     snmp: dict[str, SnmpResult] = field(default_factory=dict)
     results: dict[str, SshResult] = field(default_factory=dict)
     started: list[Target] = field(default_factory=list)  # in the order decided
@@ -52,6 +63,7 @@ class SshPhase:
     _routers: dict[str, Target] = field(default_factory=dict)
     _index: dict[str, Target] = field(default_factory=dict)
     _decided: set[str] = field(default_factory=set)
+    _confirmed: set[str] = field(default_factory=set)
     _waiting: dict[str, list[Target]] = field(default_factory=lambda: defaultdict(list))  # router -> devices
     _held: dict[str, list[Target]] = field(default_factory=lambda: defaultdict(list))  # router -> devices
     _reader: StatusReader | None = None
@@ -209,7 +221,15 @@ class SshPhase:
         self.record(await reader.read(target.ssh, commands, self.deadline, first=urgent))
 
     def record(self, result: SshResult) -> None:
-        """A session's result: counted, and the devices held behind it (a router) decided."""
+        """A session's result: counted, and the devices held behind it (a router) decided.
+
+        With ``confirm``, a failure that one lost packet or a busy moment can cause is not taken
+        from one session: the device is asked once more at once, and the second answer stands.
+        """
+        if self.confirm and result.error in FLUKES and result.name not in self._confirmed:
+            self._confirmed.add(result.name)
+            self._start(self._index[result.name])
+            return
         self.results[result.name] = result
         self.last_end = time.monotonic()
         self._progress(result.name, result.ok)

@@ -54,6 +54,9 @@ class SweepOptions:
     # Roles logged in to over SSH; None: every SSH-capable device. Devices of other roles are
     # still tried over SSH when silent on SNMP, to tell a dead agent from a dead device.
     ssh_roles: frozenset[Role] | None = None
+    # Ask a device again at once after an SSH failure that may be a fluke (see ssh_phase.FLUKES):
+    # readiness runs do, so that no verdict rests on one refused or reset connection.
+    ssh_confirm: bool = False
 
 
 @dataclass(slots=True)
@@ -99,7 +102,7 @@ class SweepEngine:
         """
         opts = self.options
         started = time.monotonic()
-        phase = SshPhase(targets, opts.ssh_roles, self._emit, deadline, first=first)
+        phase = SshPhase(targets, opts.ssh_roles, self._emit, deadline, first=first, confirm=opts.ssh_confirm)
         client = _reader(opts) if any(t.ssh is not None for t in targets) else None
         try:
             pipelined = client if isinstance(client, StatusReader) else None  # else netmiko
