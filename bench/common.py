@@ -36,6 +36,53 @@ def peak_mb() -> float:
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        out += [int(c) for c in task.read_text().split()]
+    return out
+
+
+class RssSampler:
+    """Peak of this process's RSS plus its children's (the SNMP workers), summed at each sample.
+
+    ``exclude``: children that are not fleet's poller (the simulator). Sampled every 0.2 s.
+    """
+
+    def __init__(self, exclude: tuple[int, ...] = ()) -> None:
+        import threading  # noqa: PLC0415 - only the benchmarks that sample need it
+
+        self.exclude = set(exclude)
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            pids = [me] + [c for c in _children(me) if c not in self.exclude]
+            self.peak = max(self.peak, sum(_rss_mb(p) for p in pids))
+            self._stop.wait(0.2)
+
+
 def proc_cpu(pid: int) -> float:
     """CPU seconds another process (the simulator) has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

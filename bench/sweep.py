@@ -28,7 +28,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from common import cpu, lab_inventory, lab_store, peak_mb, proc_cpu, proc_peak_mb, truth_of  # bench/common.py
+from common import (  # bench/common.py
+    RssSampler,
+    cpu,
+    lab_inventory,
+    lab_store,
+    proc_cpu,
+    proc_peak_mb,
+    truth_of,
+)
 
 from fleet.engine.runner import run_sweep
 from fleet.engine.sweep import SweepOptions
@@ -86,7 +94,8 @@ def main() -> int:  # noqa: PLR0915 - the benchmark's steps, in order
                     ssh_in_flight=args.ssh_in_flight,
                 )
                 cpu0, sim0, t0 = cpu(), proc_cpu(sim.process.pid), time.monotonic()
-                done = run_sweep(store, scope, options, retention=timedelta(days=30))
+                with RssSampler(exclude=(sim.process.pid,)) as rss:
+                    done = run_sweep(store, scope, options, retention=timedelta(days=30))
                 wall, used = time.monotonic() - t0, cpu() - cpu0
                 sim_used = proc_cpu(sim.process.pid) - sim0
                 if not scope.snmp_only:
@@ -101,7 +110,7 @@ def main() -> int:  # noqa: PLR0915 - the benchmark's steps, in order
                       f"SSH phase {result.ssh_seconds:.1f} s for {result.ssh_sessions} sessions"
                       + (f" ({result.ssh_sessions / result.ssh_seconds:.0f}/s)" if result.ssh_seconds else ""))  # fmt: skip
                 print(f"client CPU {used:.1f} s = {used / n * 1000:.2f} ms/device; simulator CPU {sim_used:.1f} s = "
-                      f"{sim_used / n * 1000:.2f} ms/device; peak RSS client {peak_mb():.0f} MB, "
+                      f"{sim_used / n * 1000:.2f} ms/device; peak RSS client {rss.peak:.0f} MB (with its workers), "
                       f"simulator {proc_peak_mb(sim.process.pid):.0f} MB")  # fmt: skip
                 print(f"by status: { {k.value: v for k, v in result.by_status().items()} }")
                 print(f"ground truth: {comparison.checked} devices checked, {comparison.faults_found} of "

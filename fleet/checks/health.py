@@ -34,6 +34,9 @@ class HealthPolicy:
     # boot when there is no previous sample (a long-lived counter dilutes errors, hence the lower bar)
     wan_error_ratio: float = 0.001
     wan_error_ratio_since_boot: float = 0.00001
+    # Over the interval, fewer errors than this are noise, whatever their share: a quiet line read by
+    # two sweeps close together can show one error in 800 packets (0.12%); a bad line shows many.
+    wan_error_min_count: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +186,10 @@ def _judge_router(judge: _Judge, facts: Facts, previous: Facts | None) -> None:
     if facts.wan_up is False:
         judge.add(Finding.WAN_DOWN, f"WAN interface {wan} is down")
         return  # the probe and the counters say nothing more while the line is down
-    ratio, since = _error_ratio(facts, previous)
-    limit = policy.wan_error_ratio if since == "since the last sweep" else policy.wan_error_ratio_since_boot
-    if ratio is not None and ratio > limit:
+    ratio, since, counted = _error_ratio(facts, previous)
+    interval = since == "since the last sweep"
+    limit = policy.wan_error_ratio if interval else policy.wan_error_ratio_since_boot
+    if ratio is not None and ratio > limit and (not interval or counted >= policy.wan_error_min_count):
         judge.add(Finding.WAN_ERRORS, f"{wan} input errors: {ratio:.4%} of packets {since}")
     bad = []
     if facts.sla_ok is False:
@@ -200,15 +204,16 @@ def _judge_router(judge: _Judge, facts: Facts, previous: Facts | None) -> None:
         judge.add(Finding.POOR_LINK, "toward the bridge: " + ", ".join(bad))
 
 
-def _error_ratio(facts: Facts, previous: Facts | None) -> tuple[float | None, str]:
+def _error_ratio(facts: Facts, previous: Facts | None) -> tuple[float | None, str, int]:
+    """(share of packets errored, over what, how many errors that share counts)."""
     errors, packets = facts.wan_in_errors, facts.wan_in_packets
     if errors is None or not packets:
-        return None, ""
+        return None, "", 0
     if previous is not None and previous.wan_in_errors is not None and previous.wan_in_packets:
         d_errors, d_packets = errors - previous.wan_in_errors, packets - previous.wan_in_packets
         if d_packets > 0 and d_errors >= 0:  # counters that went back mean a reboot: use since-boot
-            return d_errors / d_packets, "since the last sweep"
-    return errors / packets, "since boot"
+            return d_errors / d_packets, "since the last sweep", d_errors
+    return errors / packets, "since boot", errors
 
 
 _NOT_SILENCE = frozenset({Finding.SECRET_MISSING, Finding.INTERNAL})
