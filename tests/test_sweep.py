@@ -6,6 +6,8 @@ import json
 import sqlite3
 from typing import Any
 
+import pytest
+
 from fleet.domain.enums import Carrier, Role
 from fleet.domain.health import DeviceHealth, DeviceStatus, Finding, Party, Problem
 from fleet.inventory.validate import validate_paths
@@ -34,10 +36,13 @@ def healths_from(payload: dict[str, Any]) -> list[DeviceHealth]:
     ]
 
 
+@pytest.mark.parametrize("reader", ["asyncssh", "netmiko"])
 def test_full_sweep_matches_the_ground_truth_and_is_stored(
-    sim: SimHandle, fleet_cli: Any, swept_db: tuple[str, dict[str, str]]
+    sim: SimHandle, fleet_cli: Any, swept_db: tuple[str, dict[str, str]], reader: str
 ) -> None:
+    """Either SSH reader (sessions started during SNMP, or netmiko batches after it): the same verdicts."""
     db, env = swept_db
+    env = env | {"FLEET_SSH_READER": reader}
     scratch = sim.extra["sites"][10]
     sim.send("POST", "/faults", {"device": scratch[2], "fault": "snmp_malformed"})
     sim.send("POST", "/faults", {"device": scratch[1], "fault": "ssh_reset"})

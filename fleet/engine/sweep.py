@@ -176,13 +176,13 @@ class SweepEngine:
 
 
 async def _batches(client: SshClient, phase: SshPhase) -> None:
-    """The netmiko path: the sessions decided during SNMP in one batch, then the held devices let go."""
+    """The netmiko path: the sessions decided during SNMP in one batch, then those decided by its
+    answers (held devices whose router answered, devices asked again), batch after batch."""
     phase.first_start = time.monotonic()
-    first = list(phase.started)
-    await client.run_many(_jobs(first), phase.record, phase.deadline)
-    second = phase.started[len(first) :]  # held devices whose router answered
-    if second:
-        await client.run_many(_jobs(second), phase.record, phase.deadline)
+    done = 0
+    while len(phase.started) > done:
+        batch, done = phase.started[done:], len(phase.started)
+        await client.run_many(_jobs(batch), phase.record, phase.deadline)
 
 
 class _Counter:
