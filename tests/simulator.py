@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,18 @@ class SimHandle:
             self.child.stop()
 
 
+def simulator_pids(pid: int) -> list[int]:
+    """A simulator's process and every process under it (its shards), from /proc."""
+    found = [pid]
+    for each in found:
+        for task in Path(f"/proc/{each}/task").glob("*"):
+            try:
+                found.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return found
+
+
 def build_test_inventory(
     directory: Path, sites: int, address_base: int = ADDRESS_BASE
 ) -> dict[str, DeviceRecord]:
@@ -87,7 +100,12 @@ def build_test_inventory(
 
 
 def start_simulator(
-    workdir: Path, sites: int, scenario: str | None = None, seed: int = 1, address_base: int = ADDRESS_BASE
+    workdir: Path,
+    sites: int,
+    scenario: str | None = None,
+    seed: int = 1,
+    address_base: int = ADDRESS_BASE,
+    extra: Sequence[str] = (),
 ) -> SimHandle:
     """``address_base`` keeps simulators of one test run apart (each takes three /16s from it)."""
     inventory_dir = workdir / "inventory"
@@ -97,11 +115,13 @@ def start_simulator(
     env |= lab_secrets(generated.credentials)
     env["SNMP_PERSISTENT_DIR"] = str(workdir / "snmp")
     args = ["--seed", str(seed)]
+    if os.environ.get("FLEET_TEST_SIM_PROCESSES"):  # the default is the CPUs; 1 for a single process
+        args += ["--processes", os.environ["FLEET_TEST_SIM_PROCESSES"]]
     if scenario is not None:
         path = workdir / "scenario.yaml"
         path.write_text(scenario, encoding="utf-8")
         args += ["--scenario", str(path)]
-    child = SimulatorProcess.start(inventory_dir, env, args=args, log=workdir / "sim.log")
+    child = SimulatorProcess.start(inventory_dir, env, args=[*args, *extra], log=workdir / "sim.log")
     handle = SimHandle(child.url, env, devices, inventory_dir, workdir / "sim.log", child.process)
     handle.child = child
     child.wait_ready(READY_SECONDS)

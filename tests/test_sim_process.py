@@ -13,7 +13,7 @@ import pytest
 
 from fleet.sim.process import SimulatorProcess
 from fleet.sim.runtime import SimError
-from tests.simulator import build_test_inventory, start_simulator
+from tests.simulator import build_test_inventory, simulator_pids, start_simulator
 
 
 def bound_addresses(pid: int) -> list[str]:
@@ -36,7 +36,7 @@ def bound_addresses(pid: int) -> list[str]:
 
 
 def test_every_socket_is_on_a_loopback_address(sim: Any) -> None:
-    addresses = bound_addresses(sim.process.pid)
+    addresses = [a for pid in simulator_pids(sim.process.pid) for a in bound_addresses(pid)]
     assert len(addresses) >= 39 + 20  # a UDP socket per device, a TCP listener per reachable SSH device
     for entry in addresses:
         table, local = entry.split(":", 1)

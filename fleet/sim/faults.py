@@ -337,3 +337,19 @@ def random_faults(
         if applicable:
             chosen[name] = [Fault(rng.choice(applicable))]
     return chosen
+
+
+def choose_faults(
+    devices: Iterable[tuple[str, Role]], scenario: Scenario, rate: float, seed: int
+) -> dict[str, list[Fault]]:
+    """The faults a run starts with: seeded random ones (``rate``, else the scenario's), then the scenario's.
+
+    Chosen over the whole inventory, so that a sharded simulator gives the same devices the same faults.
+    """
+    chosen: dict[str, list[Fault]] = {}
+    rate = rate or scenario.rate
+    if rate:
+        chosen = random_faults(devices, rate, seed or scenario.seed, scenario.kinds)
+    for name, faults in scenario.faults.items():
+        chosen.setdefault(name, []).extend(faults)
+    return chosen

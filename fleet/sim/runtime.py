@@ -23,24 +23,23 @@ from typing import Any, cast
 import asyncssh
 
 from fleet.domain.enums import Role, SnmpVersion
-from fleet.errors import SecretError
 from fleet.inventory.reference import reference
 from fleet.inventory.schema import CredentialRecord
 from fleet.inventory.validate import Inventory
 from fleet.inventory.writer import write_atomic
-from fleet.sim import ssh
+from fleet.sim import control, ssh
 from fleet.sim.cli_base import Cli
+from fleet.sim.credentials import Secrets, check_v3_profiles
 from fleet.sim.device import DeviceState, build_state
 from fleet.sim.errors import SimError
-from fleet.sim.faults import FAULTS, Fault, FaultKind, Scenario, make_fault, random_faults
+from fleet.sim.faults import FAULTS, Fault, FaultKind, Scenario, choose_faults, make_fault
 from fleet.sim.models.registry import MODELS
+from fleet.sim.plan import Boot
 from fleet.sim.snmp.agent import Agent, AgentStats, Identity
 from fleet.sim.snmp.mib import MibView
 from fleet.snmp import usm
-from fleet.store.types import utcnow
 
 log = logging.getLogger(__name__)
-MAX_BODY = 65536
 CUTS_OFF = frozenset({FaultKind.POWERED_OFF, FaultKind.WAN_DOWN})  # router faults that darken a site
 
 
@@ -128,6 +127,8 @@ class Simulator:
         seed: int = 0,
         fault_rate: float = 0.0,
         truth_file: Path | None = None,
+        faults: dict[str, list[Fault]] | None = None,
+        boot: Boot | None = None,
     ) -> None:
         self.inventory = inventory
         self.scenario = scenario or Scenario()
@@ -137,11 +138,9 @@ class Simulator:
         self.rng = random.Random(seed)  # noqa: S311 - simulated packet loss
         self.stats = Stats()
         self.devices: dict[str, Served] = {}
-        self.started_at = utcnow()
-        self.started = time.monotonic()
-        # snmpEngineBoots must grow with each restart while snmpEngineTime starts again (RFC 3414):
-        # seconds since 2020 do both without keeping state on disk.
-        self.engine_boots = max(1, int(time.time()) - 1_577_836_800)
+        self.faults = faults  # a shard's: chosen by its parent over the whole inventory
+        boot = boot or Boot.now()
+        self.started_at, self.started, self.engine_boots = boot.started_at, boot.started, boot.engine_boots
         self._loop: asyncio.AbstractEventLoop | None = None
         self._control: asyncio.Server | None = None
         self.control_address: tuple[str, int] | None = None
@@ -153,23 +152,9 @@ class Simulator:
         sites = {s.code: s for s in self.inventory.sites}
         profiles = {p.name: p for p in self.inventory.credentials}
         now = time.monotonic()
-        secrets: dict[str, str] = {}
-        missing: set[str] = set()
-
-        def secret(ref_: Any) -> str:
-            if ref_ is None:
-                return ""
-            key = str(ref_)
-            if key not in secrets:
-                try:
-                    secrets[key] = ref_.resolve()
-                except SecretError:
-                    missing.add(key)
-                    secrets[key] = ""
-            return secrets[key]
-
+        secret = Secrets()
         views: dict[str, MibView] = {}
-        self._check_v3_profiles(secret)
+        check_v3_profiles(self.inventory, secret)
         for record in self.inventory.devices:
             site = sites.get(record.site_code)
             if site is None:
@@ -196,24 +181,8 @@ class Simulator:
             if served.state.role is not Role.ROUTER and router is not None:
                 served.upstream = router
                 router.downstream.append(served)
-        if missing:
-            names = ", ".join(sorted(missing))
-            raise SimError(f"cannot start: these secrets are not available: {names}")
+        secret.raise_missing()
         self._apply_scenario()
-
-    def _check_v3_profiles(self, secret: Callable[[Any], str]) -> None:
-        """Refuse at start-up keys that would fail on every packet later (once per profile)."""
-        for profile in self.inventory.credentials:
-            auth, priv = profile.snmp_auth_protocol, profile.snmp_priv_protocol
-            if profile.snmp_version is not SnmpVersion.V3 or auth is None or priv is None:
-                continue
-            auth_pw, priv_pw = secret(profile.snmp_auth_key), secret(profile.snmp_priv_key)
-            if not auth_pw or not priv_pw:
-                continue  # missing secrets are reported together once all are known
-            try:
-                usm.local_keys(auth, auth_pw, priv, priv_pw, b"\x80\x00\x00\x00\x05check")
-            except ValueError as exc:
-                raise SimError(f"credential profile {profile.name}: {exc}") from None
 
     def _identity(
         self, state: DeviceState, profile: CredentialRecord, secret: Callable[[Any], str], now: float
@@ -239,13 +208,10 @@ class Simulator:
         return Identity(communities, state.engine_id, self.engine_boots, self.started, users)
 
     def _apply_scenario(self) -> None:
-        roles = [(name, s.state.role) for name, s in self.devices.items()]
-        chosen: dict[str, list[Fault]] = {}
-        rate = self.fault_rate or self.scenario.rate
-        if rate:
-            chosen = random_faults(roles, rate, self.seed or self.scenario.seed, self.scenario.kinds)
-        for name, faults in self.scenario.faults.items():
-            chosen.setdefault(name, []).extend(faults)
+        chosen = self.faults
+        if chosen is None:
+            roles = [(name, s.state.role) for name, s in self.devices.items()]
+            chosen = choose_faults(roles, self.scenario, self.fault_rate, self.seed)
         for name, faults in chosen.items():
             for fault in faults:
                 self._set(self.devices[name], fault)
@@ -285,7 +251,12 @@ class Simulator:
                         ) from None
         if control_port is not None:
             try:
-                self._control = await asyncio.start_server(self._http, "127.0.0.1", control_port, limit=65536)
+                self._control = await asyncio.start_server(
+                    functools.partial(control.handle, route=self._answer),
+                    "127.0.0.1",
+                    control_port,
+                    limit=65536,
+                )
             except OSError as exc:
                 await self.stop()
                 raise SimError(
@@ -439,42 +410,8 @@ class Simulator:
 
     # --- control HTTP ------------------------------------------------------------------------
 
-    async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            method, target, _version = request_line.split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)
-            }
-            length = int(headers.get("content-length", "0"))
-            if not 0 <= length <= MAX_BODY:
-                raise ValueError(f"body of {length} bytes (at most {MAX_BODY})")
-            body = await asyncio.wait_for(reader.readexactly(length), timeout=10) if length else b""
-            status, payload = self._route(method, target, body)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError) as exc:
-            status, payload = 400, {"error": f"bad request: {exc}"}
-        except Exception as exc:  # never leave a control client hanging
-            log.exception("control request failed")
-            status, payload = 500, {"error": f"internal error: {exc}"}
-        data = (
-            json.dumps(payload, ensure_ascii=False).encode()
-            if not isinstance(payload, str)
-            else payload.encode()
-        )
-        kind = "application/json" if not isinstance(payload, str) else "text/plain; charset=utf-8"
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(
-            status, "Error"
-        )
-        writer.write(
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {len(data)}\r\n"
-            "Connection: close\r\n\r\n".encode()
-            + data
-        )
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
+    async def _answer(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+        return self._route(method, target, body)
 
     def _route(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
         path = target.split("?", 1)[0].rstrip("/")
@@ -483,6 +420,8 @@ class Simulator:
                 return 200, {"ready": True, "devices": len(self.devices)}
             if method == "GET" and path == "/truth":
                 return 200, self.truth()
+            if method == "GET" and path == "/summary":
+                return 200, self.summary()
             if method == "GET" and path.startswith("/devices/") and path.endswith("/config"):
                 return 200, self.running_config(path.split("/")[2])
             if method == "GET" and path.startswith("/devices/") and path.endswith("/startup"):
