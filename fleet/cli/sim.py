@@ -72,7 +72,8 @@ def sim(
         None,
         "--processes",
         min=1,
-        help="Processes to serve the devices, each a share of the sites (default: the CPUs, at most 4).",
+        help="Processes to serve the devices, each a share of the sites "
+        "(default: the CPUs, at most 4, or more if the open-file limit needs it).",
     ),
 ) -> None:
     """Run the fleet simulator in the foreground until Ctrl-C."""
@@ -103,7 +104,7 @@ def sim(
             deps.err.print(f"not among the first {sites} sites, so not served: {', '.join(skipped[:10])}")
             parsed = replace(parsed, faults={k: v for k, v in parsed.faults.items() if k in served})
     effective_seed = seed if seed is not None else (parsed.seed if parsed is not None and parsed.seed else 1)
-    count = processes if processes is not None else default_processes()
+    count = processes if processes is not None else default_processes(inv)
     try:
         if count > 1 and len(inv.sites) > 1:
             sharded = _sharded(inv, parsed, effective_seed, fault_rate, truth_file, count)

@@ -5,7 +5,9 @@ Light on purpose (no asyncssh, no device models): the parent of a sharded simula
 
 from __future__ import annotations
 
+import math
 import os
+import resource
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +17,7 @@ from fleet.sim.faults import Fault
 from fleet.store.types import utcnow
 
 MAX_DEFAULT_PROCESSES = 4
+SPARE_FILES = 256  # beside the devices' sockets: the control port, logs, pipes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,17 @@ class ShardSpec:
         return f"shard {self.index + 1}/{self.count}"
 
 
-def default_processes() -> int:
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_PROCESSES))
+def default_processes(inventory: Inventory) -> int:
+    """The CPUs (at most 4), or more when one process could not open a socket per device."""
+    count = max(1, min(os.cpu_count() or 1, MAX_DEFAULT_PROCESSES))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return count
+    sockets = len(inventory.devices) + sum(1 for d in inventory.devices if d.ssh_port is not None)
+    # A shard may hold one site (up to 5 sockets) more than the share.
+    while math.ceil(sockets / count) + 5 + SPARE_FILES > hard and count < len(inventory.sites):
+        count += 1
+    return count
 
 
 def plan(

@@ -87,11 +87,10 @@ class ShardedSimulator:
             )
             self.shards.append(shard)
             shard.tasks = [asyncio.create_task(self._watch(shard)), asyncio.create_task(self._relay(shard))]
-            assert process.stdin is not None  # noqa: S101 - asked for a pipe
-            process.stdin.write(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
-            with contextlib.suppress(ConnectionError):  # a shard that died at once is reported by _watch
-                await process.stdin.drain()
-            process.stdin.close()
+        # Every shard gets its share at once: they start (imports, unpickling, building) side by side.
+        await asyncio.gather(
+            *(_send(s.process, spec) for s, spec in zip(self.shards, self.specs, strict=True))
+        )
         self.specs.clear()  # the parent keeps no device records: memory is the shards'
         ready = asyncio.gather(*(s.ready for s in self.shards))
         finished = asyncio.create_task(self.finished.wait())
@@ -243,6 +242,14 @@ def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "ssh_ports": sorted({port for p in parts for port in p["ssh_ports"]}),
         "faults": sum(p["faults"] for p in parts),
     }
+
+
+async def _send(process: asyncio.subprocess.Process, spec: ShardSpec) -> None:
+    assert process.stdin is not None  # noqa: S101 - asked for a pipe
+    process.stdin.write(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+    with contextlib.suppress(ConnectionError):  # a shard that died at once is reported by _watch
+        await process.stdin.drain()
+    process.stdin.close()
 
 
 def _device_of(path: str, body: bytes) -> str | None:
