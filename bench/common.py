@@ -49,7 +49,10 @@ def _rss_mb(pid: int) -> float:
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        out += [int(c) for c in task.read_text().split()]
+        try:
+            out += [int(c) for c in task.read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
     return out
 
 
@@ -83,18 +86,33 @@ class RssSampler:
             self._stop.wait(0.2)
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its children (the simulator's shard processes)."""
+    return [pid, *_children(pid)]
+
+
 def proc_cpu(pid: int) -> float:
-    """CPU seconds another process (the simulator) has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """CPU seconds another process and its children (the simulator and its shards) have used so far."""
+    total = 0.0
+    for one in _tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 def proc_peak_mb(pid: int) -> float:
-    """Peak RSS of another process (the simulator), from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of another process and its children (the simulator and its shards), summed."""
+    total = 0.0
+    for one in _tree(pid):
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM:"))
+    return total
 
 
 def lab_inventory(path: Path) -> tuple[Inventory, dict[str, tuple[Role, Carrier, str]]]:
