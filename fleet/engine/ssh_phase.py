@@ -29,7 +29,6 @@ from fleet.transports.ssh_read import StatusReader
 from fleet.transports.ssh_types import SshResult
 
 Emit = Callable[[ProgressEvent], None]
-SLOW_SNMP = 0.3  # seconds: an SNMP answer slower than this suggests a slow link
 # Failures one session cannot be trusted with: a refused or reset connection, no banner, a garbled
 # negotiation. A timeout is not among them: the device had its whole time limit.
 FLUKES = frozenset(
@@ -43,10 +42,6 @@ FLUKES = frozenset(
 LATE_SHARE = 0.95  # once this share of devices has answered SNMP, the rest are suspected slow
 
 
-def _suspect(answer: SnmpResult) -> bool:
-    return not answer.ok or answer.elapsed > SLOW_SNMP
-
-
 @dataclass(slots=True)
 class SshPhase:
     targets: Sequence[Target]
@@ -55,6 +50,7 @@ class SshPhase:
     deadline: float | None = None
     first: frozenset[str] = frozenset()  # devices read before the others (not up last time)
     confirm: bool = False  # ask again at once after a failure that may be a fluke (FLUKES)
+    slow_after: float = 0.3  # seconds: the health policy's mark of a slow SNMP answer
     snmp: dict[str, SnmpResult] = field(default_factory=dict)
     results: dict[str, SshResult] = field(default_factory=dict)
     started: list[Target] = field(default_factory=list)  # in the order decided
@@ -91,7 +87,7 @@ class SshPhase:
         """An SNMP answer is in: decide its device, and the devices that waited for it as their router."""
         self.snmp[result.name] = result
         if self._reader is not None:
-            if _suspect(result):
+            if self._suspect(result):
                 self._reader.hurry(result.name)  # if its session waits for a slot, it goes next
             if len(self.snmp) == self._late_after:
                 self._hurry_unanswered()
@@ -124,8 +120,9 @@ class SshPhase:
     def _by_role(self, target: Target) -> bool:
         return self.roles is None or target.ref.role in self.roles
 
-    def _by_name(self, name: str) -> Target | None:
-        return self._index.get(name)
+    def _suspect(self, answer: SnmpResult) -> bool:
+        """Silent, failing, or slower than the health policy's slow mark: a slow link, likely."""
+        return not answer.ok or answer.elapsed > self.slow_after
 
     def _dark(self, router: Target | None) -> bool:
         """Silent on SNMP, or answering that its WAN is down: what is behind it is cut off."""
@@ -216,7 +213,7 @@ class SshPhase:
         # Devices not up last time, or slow or silent on SNMP now, go first: a slow link's session
         # takes most of the time limit, and started last it would set the sweep's length.
         answer = self.snmp.get(target.ref.name)
-        urgent = target.ref.name in self.first or (answer is not None and _suspect(answer))
+        urgent = target.ref.name in self.first or (answer is not None and self._suspect(answer))
         commands = target.ref.driver.ssh.commands
         self.record(await reader.read(target.ssh, commands, self.deadline, first=urgent))
 
@@ -234,7 +231,7 @@ class SshPhase:
         self.last_end = time.monotonic()
         self._progress(result.name, result.ok)
         for held in self._held.pop(result.name, []):
-            router = self._by_name(result.name)
+            router = self._index.get(result.name)
             assert router is not None  # noqa: S101 - held devices wait for a known router
             self._resolve_held(router, held)
 

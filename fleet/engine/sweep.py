@@ -102,7 +102,15 @@ class SweepEngine:
         """
         opts = self.options
         started = time.monotonic()
-        phase = SshPhase(targets, opts.ssh_roles, self._emit, deadline, first=first, confirm=opts.ssh_confirm)
+        phase = SshPhase(
+            targets,
+            opts.ssh_roles,
+            self._emit,
+            deadline,
+            first=first,
+            confirm=opts.ssh_confirm,
+            slow_after=opts.policy.slow_after_s,
+        )
         client = _reader(opts) if any(t.ssh is not None for t in targets) else None
         try:
             pipelined = client if isinstance(client, StatusReader) else None  # else netmiko

@@ -7,6 +7,7 @@ API and asks its shards with `fetch`, passing their answers on as `Raw`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -85,3 +86,15 @@ async def fetch_json(port: int, target: str) -> Any:
     if status != 200:
         raise RuntimeError(f"GET {target} answered {status}: {raw.data[:200]!r}")
     return json.loads(raw.data)
+
+
+async def serve(route: Route, port: int) -> tuple[asyncio.Server, tuple[str, int]]:
+    """The control API on 127.0.0.1:``port`` (0: any free port): the server and where it listens.
+
+    Raises OSError with the reason when the port cannot be had.
+    """
+    server = await asyncio.start_server(
+        functools.partial(handle, route=route), "127.0.0.1", port, limit=MAX_BODY
+    )
+    sockname = server.sockets[0].getsockname()
+    return server, (sockname[0], sockname[1])

@@ -251,19 +251,12 @@ class Simulator:
                         ) from None
         if control_port is not None:
             try:
-                self._control = await asyncio.start_server(
-                    functools.partial(control.handle, route=self._answer),
-                    "127.0.0.1",
-                    control_port,
-                    limit=65536,
-                )
+                self._control, self.control_address = await control.serve(self._answer, control_port)
             except OSError as exc:
                 await self.stop()
                 raise SimError(
                     f"cannot listen on 127.0.0.1:{control_port} for fault control: {exc.strerror}"
                 ) from None
-            sockname = self._control.sockets[0].getsockname()
-            self.control_address = (sockname[0], sockname[1])
         self.write_truth()
 
     def _ssh_options(self, served: Served) -> asyncssh.SSHServerConnectionOptions:

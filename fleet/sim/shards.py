@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import pickle
 import signal
@@ -106,16 +105,12 @@ class ShardedSimulator:
                 raise SimError(self.failure)
             return False
         try:
-            self._control = await asyncio.start_server(
-                functools.partial(control.handle, route=self.route), "127.0.0.1", control_port, limit=65536
-            )
+            self._control, self.control_address = await control.serve(self.route, control_port)
         except OSError as exc:
             await self.stop()
             raise SimError(
                 f"cannot listen on 127.0.0.1:{control_port} for fault control: {exc.strerror}"
             ) from None
-        sockname = self._control.sockets[0].getsockname()
-        self.control_address = (sockname[0], sockname[1])
         await self.write_truth()
         return True
 

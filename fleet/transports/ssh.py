@@ -54,7 +54,15 @@ from fleet.transports.known_hosts import (
     open_socket,
     tune,
 )
-from fleet.transports.ssh_types import REDACTED, SshResult, SshTarget, safe_file_name
+from fleet.transports.ssh_types import (
+    REDACTED,
+    SshResult,
+    SshTarget,
+    host_key_changed,
+    host_key_unknown,
+    login_refused,
+    safe_file_name,
+)
 
 # The codec's xAPI ends every answer with one of these lines. netmiko 4.8's cisco_tp default
 # pattern keeps a '\r' that netmiko strips from the output, so it never matches.
@@ -225,19 +233,10 @@ def classify(exc: BaseException, target: SshTarget, conn: _Session | None) -> Tr
         if isinstance(e, TransportError):
             return e
         if isinstance(e, _UnknownHostKey):
-            return TransportError(
-                TransportErrorKind.HOST_KEY_UNKNOWN,
-                f"host key {e.key.fingerprint} of {host_name(target.address, target.port)} is not enrolled; "
-                f"check it, then run 'fleet ssh trust --device {target.name}'",
-            )
+            return host_key_unknown(target, e.key.fingerprint, host_name(target.address, target.port))
         if isinstance(e, paramiko.BadHostKeyException):
             offered = HostKey.from_paramiko(e.key).fingerprint
-            expected = HostKey.from_paramiko(e.expected_key).fingerprint
-            return TransportError(
-                TransportErrorKind.HOST_KEY_CHANGED,
-                f"host key changed: the device offers {offered}, {expected} is enrolled; refused. If the "
-                f"change is expected, run 'fleet ssh trust --replace --device {target.name}'",
-            )
+            return host_key_changed(target, offered, HostKey.from_paramiko(e.expected_key).fingerprint)
         if isinstance(e, _SessionEnded):
             return TransportError(TransportErrorKind.RESET, _ended_detail(transport))
     if isinstance(exc, NetmikoAuthenticationException | paramiko.AuthenticationException):
@@ -245,7 +244,7 @@ def classify(exc: BaseException, target: SshTarget, conn: _Session | None) -> Tr
             _lost(transport), EOFError | OSError
         ):  # paramiko calls a connection lost in auth a refusal
             return TransportError(TransportErrorKind.RESET, "the device dropped the connection during login")
-        return TransportError(TransportErrorKind.AUTH_FAILED, f"login refused for user '{target.username}'")
+        return login_refused(target)
     if isinstance(exc, ReadTimeout):
         return TransportError(TransportErrorKind.TIMEOUT, "the device did not finish its answer in time")
     if isinstance(exc, paramiko.SSHException | OSError | EOFError):

@@ -38,8 +38,23 @@ from asyncssh.encryption import get_encryption_algs
 from asyncssh.kex import get_kex_algs
 
 from fleet.transports.errors import TransportError, TransportErrorKind
-from fleet.transports.known_hosts import PREFERRED_CIPHERS, PREFERRED_KEX, HostKey, KnownHosts, host_name
-from fleet.transports.ssh_types import REDACTED, SshResult, SshTarget, safe_file_name
+from fleet.transports.known_hosts import (
+    PREFERRED_CIPHERS,
+    PREFERRED_KEX,
+    HostKey,
+    KnownHosts,
+    exception_chain,
+    host_name,
+)
+from fleet.transports.ssh_types import (
+    REDACTED,
+    SshResult,
+    SshTarget,
+    host_key_changed,
+    host_key_unknown,
+    login_refused,
+    safe_file_name,
+)
 
 PROMPT_TAIL = 256  # characters at the end of the buffer searched for a prompt
 
@@ -143,7 +158,7 @@ class _Channel(asyncssh.SSHClientSession[str]):
         self._check()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        reset = any(isinstance(e, ConnectionResetError) for e in _chain(exc))
+        reset = _was_reset(exc)
         self.ended = _Closed(reset)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(self.ended)
@@ -245,12 +260,9 @@ class _Run:
     transcript: list[str] | None = None
 
 
-def _chain(exc: BaseException | None) -> list[BaseException]:
-    out: list[BaseException] = []
-    while exc is not None and exc not in out and len(out) < 20:
-        out.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return out
+def _was_reset(exc: BaseException | None) -> bool:
+    """Whether a TCP reset is what ended the connection (anywhere in the exception's chain)."""
+    return exc is not None and any(isinstance(e, ConnectionResetError) for e in exception_chain(exc))
 
 
 def _fingerprint(key: asyncssh.SSHKey) -> str:
@@ -359,11 +371,7 @@ class StatusReader:
         except TransportError as exc:
             result.error, result.detail = exc.kind, exc.detail
         except (_Closed, asyncssh.Error, OSError) as exc:
-            reset = (
-                exc.reset
-                if isinstance(exc, _Closed)
-                else any(isinstance(e, ConnectionResetError) for e in _chain(exc))
-            )
+            reset = exc.reset if isinstance(exc, _Closed) else _was_reset(exc)
             result.error = TransportErrorKind.RESET
             result.detail = "the device reset the connection" if reset else "the device closed the session"
         except Exception as exc:  # a bug in fleet: reported, never hidden, never fatal to the sweep
@@ -502,23 +510,11 @@ class StatusReader:
         if isinstance(exc, asyncssh.HostKeyNotVerifiable) and client is not None and client.offered:
             offered = _fingerprint(client.offered)
             if trusted:
-                expected = ", ".join(_fingerprint(k) for k in trusted)
-                return TransportError(
-                    TransportErrorKind.HOST_KEY_CHANGED,
-                    f"host key changed: the device offers {offered}, {expected} is enrolled; refused. If "
-                    f"the change is expected, run 'fleet ssh trust --replace --device {target.name}'",
-                )
-            return TransportError(
-                TransportErrorKind.HOST_KEY_UNKNOWN,
-                f"host key {offered} of {host_name(target.address, target.port)} is not enrolled; "
-                f"check it, then run 'fleet ssh trust --device {target.name}'",
-            )
+                return host_key_changed(target, offered, ", ".join(_fingerprint(k) for k in trusted))
+            return host_key_unknown(target, offered, host_name(target.address, target.port))
         if isinstance(exc, asyncssh.PermissionDenied):
-            return TransportError(
-                TransportErrorKind.AUTH_FAILED, f"login refused for user '{target.username}'"
-            )
-        chain = _chain(exc)
-        if any(isinstance(e, ConnectionResetError) for e in chain):
+            return login_refused(target)
+        if _was_reset(exc):
             return TransportError(TransportErrorKind.RESET, "the device reset the connection")
         if isinstance(exc, asyncssh.ConnectionLost | _Closed | EOFError | BrokenPipeError):
             during = "during login" if client is not None and client.banner_seen() else ""

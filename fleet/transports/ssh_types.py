@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fleet.transports.errors import TransportErrorKind
+from fleet.transports.errors import TransportError, TransportErrorKind
 
 REDACTED = "********"
 
@@ -47,6 +47,27 @@ class SshResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def host_key_unknown(target: SshTarget, fingerprint: str, where: str) -> TransportError:
+    """The refusal of a key not enrolled, worded alike by both SSH paths (``where``: host_name)."""
+    return TransportError(
+        TransportErrorKind.HOST_KEY_UNKNOWN,
+        f"host key {fingerprint} of {where} is not enrolled; "
+        f"check it, then run 'fleet ssh trust --device {target.name}'",
+    )
+
+
+def host_key_changed(target: SshTarget, offered: str, expected: str) -> TransportError:
+    return TransportError(
+        TransportErrorKind.HOST_KEY_CHANGED,
+        f"host key changed: the device offers {offered}, {expected} is enrolled; refused. If the "
+        f"change is expected, run 'fleet ssh trust --replace --device {target.name}'",
+    )
+
+
+def login_refused(target: SshTarget) -> TransportError:
+    return TransportError(TransportErrorKind.AUTH_FAILED, f"login refused for user '{target.username}'")
 
 
 def safe_file_name(name: str) -> str:
